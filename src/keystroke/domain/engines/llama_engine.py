@@ -1,0 +1,356 @@
+"""The embedded engine: one llama.cpp context driven token by token.
+
+What it adds over calling llama.cpp's own generate:
+- **KV prefix reuse.** The tokens whose KV state is in the context are tracked; a new prompt only evaluates
+  what follows its longest common prefix with them, and the logits at the end of the last prompt are kept,
+  so a prompt that is fully cached (typing inside a healed word) needs no evaluation at all.
+- **Token healing.** `forced_prefix` is generated under a constraint (only tokens consistent with it), so the
+  model picks the tokenization of the prompt boundary itself.
+- **Cancellation within one token.** The cancel flag is checked before every sampled token and between prefill
+  chunks of `prefill_chunk` tokens.
+
+Decoding is greedy (completion wants the single most likely text). Not thread-safe: one `EngineWorker`
+thread owns an instance; the tokenizer methods only read the vocabulary and may be called from any thread.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from keystroke.domain.engines.base import (
+    Candidate,
+    FinishReason,
+    GenerationEvent,
+    GenerationRequest,
+    GenerationStats,
+    ModelInfo,
+    Prompt,
+    Special,
+    TokenEvent,
+)
+from keystroke.domain.engines.llama_vocabulary import read_vocabulary
+from keystroke.domain.engines.model_source import ModelSource
+from keystroke.errors import EngineError, ModelLoadError
+
+Logits = npt.NDArray[np.float32]
+Emit = Callable[[GenerationEvent], None]
+
+
+class LlamaEngine:
+    """A loaded GGUF model and its single context."""
+
+    def __init__(self, source: ModelSource, *, n_ctx: int, n_threads: int | None, prefill_chunk: int) -> None:
+        import llama_cpp
+
+        self._lib: Any = llama_cpp
+        threads = n_threads or max(1, os.cpu_count() or 1)
+        try:
+            self._llm = llama_cpp.Llama(
+                model_path=str(source.path),
+                n_ctx=n_ctx,
+                n_batch=max(prefill_chunk, 512),
+                n_ubatch=max(prefill_chunk, 512),
+                n_threads=threads,
+                n_threads_batch=threads,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError) as exc:
+            raise ModelLoadError(f"llama.cpp could not load {source.path}: {exc}") from exc
+        self._vocab_ptr = llama_cpp.llama_model_get_vocab(self._llm.model)
+        self.vocabulary = read_vocabulary(llama_cpp, self._vocab_ptr)
+        self._add_bos = bool(llama_cpp.llama_vocab_get_add_bos(self._vocab_ptr))
+        self._bos = int(llama_cpp.llama_vocab_bos(self._vocab_ptr))
+        self.n_ctx = n_ctx
+        self.prefill_chunk = prefill_chunk
+        self.info = ModelInfo(
+            name=str(self._llm.metadata.get("general.name") or source.name),
+            source=source.reference,
+            tokenizer_id=self.vocabulary.fingerprint,
+            n_ctx=n_ctx,
+            special_tokens=frozenset(self.vocabulary.special),
+        )
+        self._kv: list[int] = []
+        self.last_prompt: list[int] = []
+        self._saved_len = -1
+        self._saved_logits: Logits | None = None
+
+    # -- tokenizer (read-only, any thread) -------------------------------------------------------------
+
+    def tokenize(self, text: str) -> list[int]:
+        if not text:
+            return []
+        return list(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenize(text))
+
+    def tail_start(self, text: str, max_tokens: int) -> int:
+        tokens = self.tokenize(text)
+        if len(tokens) <= max_tokens:
+            return 0
+        kept = b"".join(self.vocabulary.pieces[t] for t in tokens[len(tokens) - max_tokens :])
+        return len(text) - len(kept.decode("utf-8", "ignore"))
+
+    def head_end(self, text: str, max_tokens: int) -> int:
+        tokens = self.tokenize(text)
+        if len(tokens) <= max_tokens:
+            return len(text)
+        kept = b"".join(self.vocabulary.pieces[t] for t in tokens[:max_tokens])
+        return len(kept.decode("utf-8", "ignore"))
+
+    def encode(self, prompt: Prompt) -> list[int]:
+        tokens = [self._bos] if self._add_bos and self._bos >= 0 else []
+        for part in prompt.parts:
+            if isinstance(part, Special):
+                token = self.vocabulary.special.get(part.text)
+                if token is None:
+                    raise EngineError(f"the model's vocabulary has no control token {part.text!r}")
+                tokens.append(token)
+            else:
+                tokens.extend(self.tokenize(part))
+        return tokens
+
+    # -- generation (worker thread only) ----------------------------------------------------------------
+
+    def run(self, request: GenerationRequest, emit: Emit, queue_ms: float) -> GenerationStats:
+        """Generate for `request`, emitting a TokenEvent per sampled token; returns the statistics."""
+        tokens = self.encode(request.prompt)
+        self.last_prompt = tokens
+        room = self.n_ctx - len(tokens)
+        if room < 1:
+            raise EngineError(f"prompt of {len(tokens)} tokens does not fit the context of {self.n_ctx} tokens")
+        started = time.perf_counter()
+        cached, logits = self._prefill(tokens, request)
+        prefill_ms = (time.perf_counter() - started) * 1000
+        decode_started = time.perf_counter()
+        greedy = _Run((), "", 0, "cancelled")
+        candidates: tuple[Candidate, ...] = ()
+        produced = 0
+        if logits is not None:
+            limit = min(request.max_tokens, room)
+            greedy = self._decode(logits, request, limit, emit)
+            produced = greedy.produced
+            if request.rank is not None and greedy.finish != "cancelled":
+                candidates, extra = self._rank(len(tokens), logits, request, limit, greedy)
+                produced += extra
+        return GenerationStats(
+            prompt_tokens=len(tokens),
+            cached_tokens=cached,
+            completion_tokens=produced,
+            queue_ms=queue_ms,
+            prefill_ms=prefill_ms,
+            decode_ms=(time.perf_counter() - decode_started) * 1000,
+            finish_reason=greedy.finish,
+            cancel_reason=request.cancel.reason if greedy.finish == "cancelled" else None,
+            candidates=candidates,
+        )
+
+    def reset(self) -> None:
+        """Forget the KV state (the next prompt is evaluated cold)."""
+        self._truncate(0)
+
+    def measure_floor(self, cached: int, decoded: int) -> float:
+        """Milliseconds raw llama.cpp takes for the last request's work: evaluate its prompt after `cached`
+        tokens in one call, then `decoded` greedy tokens, with none of keystroke's logic. Leaves the KV state
+        as a request would (prompt evaluated, its logits kept), so the next request finds the same cache."""
+        prompt = self.last_prompt
+        self._truncate(cached)
+        started = time.perf_counter()
+        if cached < len(prompt) or self._saved_logits is None:
+            self._truncate(min(cached, len(prompt) - 1))
+            self._eval(prompt[len(self._kv) :])
+            logits = self._logits()
+            elapsed = time.perf_counter() - started
+            self._saved_len, self._saved_logits = len(prompt), logits.copy()
+        else:
+            logits, elapsed = self._saved_logits, 0.0
+        started = time.perf_counter()
+        for _ in range(decoded - 1):
+            self._eval([int(np.argmax(logits))])
+            logits = self._logits()
+        return (elapsed + time.perf_counter() - started) * 1000
+
+    def _prefill(self, tokens: Sequence[int], request: GenerationRequest) -> tuple[int, Logits | None]:
+        common = _common_prefix(self._kv, tokens)
+        if common == len(tokens) and self._saved_len == len(tokens) and self._saved_logits is not None:
+            self._truncate(common)
+            return common, self._saved_logits
+        common = min(common, len(tokens) - 1)
+        self._truncate(common)
+        for start in range(common, len(tokens), self.prefill_chunk):
+            if request.cancel.cancelled:
+                return common, None
+            self._eval(tokens[start : start + self.prefill_chunk])
+        self._saved_len = len(tokens)
+        self._saved_logits = self._logits().copy()
+        return common, self._saved_logits
+
+    def _decode(
+        self, logits: Logits, request: GenerationRequest, limit: int, emit: Emit, start: Sequence[int] = ()
+    ) -> _Run:
+        """Greedy decoding under the forced prefix, stop check and cancel flag; `start` forces the first
+        tokens (a branch). The KV state must end at the prompt; it ends after the last evaluated token."""
+        vocab = self.vocabulary
+        stop_ids = vocab.end_ids | {vocab.special[t] for t in request.stop_tokens if t in vocab.special}
+        remaining = request.forced_prefix.encode("utf-8")
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        chosen: list[int] = []
+        text = ""
+        for produced in range(1, limit + 1):
+            if request.cancel.cancelled:
+                return _Run(tuple(chosen), text, produced - 1, "cancelled")
+            token = start[produced - 1] if produced <= len(start) else self._pick(logits, remaining)
+            if token in stop_ids:
+                return _Run(tuple(chosen), text, produced - 1, "eos")
+            chosen.append(token)
+            piece = vocab.pieces[token]
+            if remaining:
+                piece, remaining = _consume(piece, remaining)
+            delta = decoder.decode(piece)
+            text += delta
+            emit(TokenEvent(delta))
+            if request.stop is not None and not remaining and request.stop(text):
+                return _Run(tuple(chosen), text, produced, "stop")
+            if produced == limit:
+                break
+            self._eval([token])
+            logits = self._logits()
+        return _Run(tuple(chosen), text, limit, "length")
+
+    def _rank(
+        self, prompt_len: int, logits: Logits, request: GenerationRequest, limit: int, greedy: _Run
+    ) -> tuple[tuple[Candidate, ...], int]:
+        """Decode the plan's alternatives, then score each distinct accepted text; (candidates, tokens decoded)."""
+        assert request.rank is not None
+        plan = request.rank
+        runs = [greedy]
+        produced = 0
+        for branch in self._branches(prompt_len, logits, request, greedy, plan.alternatives):
+            if request.cancel.cancelled:
+                break
+            self._truncate(prompt_len)
+            run = self._decode(logits, request, limit, _ignore, branch)
+            runs.append(run)
+            produced += run.produced
+        shown = [plan.accept(run.text) for run in runs if run.finish in ("stop", "eos")]
+        candidates: list[Candidate] = []
+        for text in dict.fromkeys(t for t in shown if t is not None):
+            if request.cancel.cancelled:
+                break
+            score = self._score(prompt_len, logits, request.forced_prefix + text + plan.continuation)
+            candidates.append(Candidate(text, score))
+        return tuple(candidates), produced
+
+    def _branches(
+        self, prompt_len: int, logits: Logits, request: GenerationRequest, greedy: _Run, count: int
+    ) -> list[tuple[int, ...]]:
+        """Starts of alternative candidates: the next-best second tokens after the greedy first token
+        (half, rounded up), then the next-best first tokens."""
+        if not greedy.tokens or count <= 0:
+            return []
+        forced = request.forced_prefix.encode("utf-8")
+        first = greedy.tokens[0]
+        at_second = (count + 1) // 2
+        self._truncate(prompt_len)
+        self._eval([first])
+        after_first = _consume(self.vocabulary.pieces[first], forced)[1] if forced else b""
+        seconds = self._ranked(self._logits(), after_first, at_second + 1)
+        branches = [(first, t) for t in seconds if greedy.tokens[1:2] != (t,)][:at_second]
+        firsts = [t for t in self._ranked(logits, forced, count - len(branches) + 1) if t != first]
+        return branches + [(t,) for t in firsts[: count - len(branches)]]
+
+    def _ranked(self, logits: Logits, remaining: bytes, count: int) -> list[int]:
+        ids = self.vocabulary.consistent_ids(remaining) if remaining else None
+        pool = logits if ids is None else logits[ids]
+        best = np.argsort(-pool)[:count]
+        chosen = best if ids is None else ids[best]
+        return [int(t) for t in chosen if int(t) not in self.vocabulary.end_ids]
+
+    def _score(self, prompt_len: int, logits: Logits, text: str) -> float:
+        """log P(text | prompt), evaluating `text` in one batch right after the prompt."""
+        tokens = self.tokenize(text)[: max(1, self._llm.n_batch - 1)]
+        self._truncate(prompt_len)
+        batch = self._llm._batch  # llama-cpp-python's reusable batch; public Llama.eval keeps only the last row
+        batch.set_batch(batch=tokens, n_past=prompt_len, logits_all=True)
+        self._llm._ctx.decode(batch)
+        self._kv.extend(tokens)
+        self._llm.n_tokens = len(self._kv)
+        rows = np.ctypeslib.as_array(
+            self._lib.llama_get_logits(self._llm.ctx), shape=(len(tokens), len(self.vocabulary))
+        )
+        total = 0.0
+        for index, token in enumerate(tokens):
+            row = logits if index == 0 else rows[index - 1]
+            total += float(row[token] - _logsumexp(row))
+        return total
+
+    def _pick(self, logits: Logits, remaining: bytes) -> int:
+        if not remaining:
+            return int(np.argmax(logits))
+        allowed = self.vocabulary.consistent_ids(remaining)
+        if allowed.size == 0:
+            raise EngineError(f"no token of the vocabulary can produce {remaining!r}")
+        return int(allowed[int(np.argmax(logits[allowed]))])
+
+    def _eval(self, tokens: Sequence[int]) -> None:
+        self._llm.n_tokens = len(self._kv)
+        self._llm.eval(list(tokens))
+        self._kv.extend(tokens)
+
+    def _logits(self) -> Logits:
+        pointer = self._lib.llama_get_logits_ith(self._llm.ctx, -1)
+        return np.ctypeslib.as_array(pointer, shape=(len(self.vocabulary),))
+
+    def _truncate(self, length: int) -> None:
+        if length < len(self._kv):
+            memory = self._lib.llama_get_memory(self._llm.ctx)
+            self._lib.llama_memory_seq_rm(memory, -1, length, -1)
+            del self._kv[length:]
+        if length < self._saved_len:
+            self._saved_len, self._saved_logits = -1, None
+        self._llm.n_tokens = length
+
+    def close(self) -> None:
+        self._llm.close()
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One decoded candidate: its tokens, its text after the forced prefix, tokens decoded, why it ended."""
+
+    tokens: tuple[int, ...]
+    text: str
+    produced: int
+    finish: FinishReason
+
+
+def _ignore(event: GenerationEvent) -> None:
+    """Emit target for alternative candidates, which are not streamed."""
+
+
+def _logsumexp(row: Logits) -> float:
+    peak = float(row.max())
+    return peak + float(np.log(np.exp(row - peak).sum()))
+
+
+def _consume(piece: bytes, remaining: bytes) -> tuple[bytes, bytes]:
+    """Split a sampled piece against the still-forced bytes: (text beyond the forced part, still forced)."""
+    if piece.startswith(remaining):
+        return piece[len(remaining) :], b""
+    return b"", remaining[len(piece) :]
+
+
+def _common_prefix(left: Sequence[int], right: Sequence[int]) -> int:
+    limit = min(len(left), len(right))
+    for index in range(limit):
+        if left[index] != right[index]:
+            return index
+    return limit

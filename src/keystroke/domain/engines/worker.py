@@ -1,0 +1,154 @@
+"""One thread owns an engine; generation requests queue to it and stream back to asyncio.
+
+Jobs run one at a time in arrival order. A job whose cancel token is already raised when its turn comes is
+answered at once (a `cancelled` DoneEvent with no work). The async stream returned by `submit` raises the
+token when the consumer stops reading early, so a closed HTTP stream stops decoding within one token.
+`call` runs any function on the worker thread (the benchmark uses it to time raw engine work in turn).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+from keystroke.domain.engines.base import (
+    DoneEvent,
+    GenerationEvent,
+    GenerationRequest,
+    GenerationStats,
+)
+from keystroke.errors import EngineCrashedError, EngineError, EngineUnavailableError
+
+log = logging.getLogger("keystroke.engine")
+
+T = TypeVar("T")
+E = TypeVar("E", bound="SyncEngine")
+
+
+class SyncEngine(Protocol):
+    def run(
+        self, request: GenerationRequest, emit: Callable[[GenerationEvent], None], queue_ms: float
+    ) -> GenerationStats: ...
+
+
+@dataclass
+class _Failed:
+    error: BaseException
+
+
+@dataclass
+class _Job:
+    request: GenerationRequest
+    emit: Callable[[GenerationEvent | _Failed], None]
+    enqueued: float
+
+
+class EngineWorker(Generic[E]):
+    """Serialises all access to `engine` onto one daemon thread."""
+
+    def __init__(self, engine: E, name: str = "keystroke-engine") -> None:
+        self.engine = engine
+        self._jobs: queue.Queue[_Job | Callable[[], None] | None] = queue.Queue()
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
+        if self._closed:
+            raise EngineUnavailableError("the engine is shut down")
+        loop = asyncio.get_running_loop()
+        events: asyncio.Queue[GenerationEvent | _Failed] = asyncio.Queue()
+
+        def emit(event: GenerationEvent | _Failed) -> None:
+            try:
+                loop.call_soon_threadsafe(events.put_nowait, event)
+            except RuntimeError:  # the consumer's event loop is closed: nobody is listening any more
+                request.cancel.cancel("consumer gone")
+
+        self._jobs.put(_Job(request, emit, time.perf_counter()))
+        return _stream(events, request)
+
+    async def call(self, function: Callable[[E], T]) -> T:
+        """Run `function(engine)` on the worker thread, after the jobs queued before it."""
+        if self._closed:
+            raise EngineUnavailableError("the engine is shut down")
+        future: Future[T] = Future()
+
+        def task() -> None:
+            try:
+                future.set_result(function(self.engine))
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        self._jobs.put(task)
+        return await asyncio.wrap_future(future)
+
+    def close(self, timeout: float = 10.0) -> None:
+        if not self._closed:
+            self._closed = True
+            self._jobs.put(None)
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            try:
+                if isinstance(job, _Job):
+                    self._run(job)
+                else:
+                    job()
+            except Exception:  # the worker must outlive any one job; the job's caller was already told
+                log.exception("engine worker: a job failed outside its own error handling")
+
+    def _run(self, job: _Job) -> None:
+        queue_ms = (time.perf_counter() - job.enqueued) * 1000
+        if job.request.cancel.cancelled:
+            job.emit(DoneEvent(_cancelled_stats(queue_ms, job.request.cancel.reason)))
+            return
+        try:
+            stats = self.engine.run(job.request, job.emit, queue_ms)
+        except BaseException as exc:
+            job.emit(_Failed(exc))
+            return
+        job.emit(DoneEvent(stats))
+
+
+async def _stream(
+    events: asyncio.Queue[GenerationEvent | _Failed], request: GenerationRequest
+) -> AsyncIterator[GenerationEvent]:
+    finished = False
+    try:
+        while not finished:
+            event = await events.get()
+            if isinstance(event, _Failed):
+                finished = True
+                if isinstance(event.error, EngineError):
+                    raise event.error
+                raise EngineCrashedError(f"the engine failed: {event.error}") from event.error
+            finished = isinstance(event, DoneEvent)
+            yield event
+    finally:
+        if not finished:
+            request.cancel.cancel("stream closed")
+
+
+def _cancelled_stats(queue_ms: float, reason: str | None) -> GenerationStats:
+    return GenerationStats(
+        prompt_tokens=0,
+        cached_tokens=0,
+        completion_tokens=0,
+        queue_ms=queue_ms,
+        prefill_ms=0.0,
+        decode_ms=0.0,
+        finish_reason="cancelled",
+        cancel_reason=reason,
+    )

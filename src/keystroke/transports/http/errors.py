@@ -1,0 +1,55 @@
+"""The one place where errors become HTTP responses: `{"error": {"type", "message", "field"}}`.
+
+RequestError subclasses carry their status (400, 413, 422); engine failures are 503; anything unexpected is a
+500 whose body says nothing about the request and whose log line holds the exception type only (no code).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from keystroke.errors import EngineError, KeystrokeError, RequestError
+from keystroke.transports.http.schemas import ErrorBody, ErrorDetail
+
+log = logging.getLogger("keystroke.http")
+
+
+def error_response(status: int, error_type: str, message: str, field: str | None = None) -> JSONResponse:
+    body = ErrorBody(error=ErrorDetail(type=error_type, message=message, field=field))
+    return JSONResponse(body.model_dump(), status_code=status)
+
+
+def error_for(exc: BaseException) -> tuple[int, ErrorDetail]:
+    """Status and body for an exception; used by the handlers and by the SSE error event."""
+    if isinstance(exc, RequestError):
+        return exc.status_code, ErrorDetail(type=exc.error_type, message=exc.message, field=exc.field)
+    if isinstance(exc, EngineError):
+        return 503, ErrorDetail(type="engine_error", message=str(exc))
+    if isinstance(exc, KeystrokeError):
+        return 500, ErrorDetail(type="server_error", message=str(exc))
+    log.error("unexpected %s while serving a request", type(exc).__name__)
+    return 500, ErrorDetail(type="server_error", message="internal error; see the server log")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def on_keystroke_error(_: Request, exc: Exception) -> JSONResponse:
+        status, detail = error_for(exc)
+        return JSONResponse(ErrorBody(error=detail).model_dump(), status_code=status)
+
+    async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        return error_response(exc.status_code, "http_error", str(exc.detail))
+
+    async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return error_response(422, "invalid_request", str(exc))
+
+    app.add_exception_handler(KeystrokeError, on_keystroke_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(Exception, on_keystroke_error)

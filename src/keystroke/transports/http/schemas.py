@@ -1,0 +1,150 @@
+"""Wire types of the gateway: a Tabby-compatible completion request and response.
+
+Requests are validated strictly (a number is not a string, `"5"` is not an integer); unknown top-level fields
+that Tabby clients send (`user`, `temperature`, `seed`, `debug_options`) are accepted and ignored. Tabby's
+context fields (`declarations`, `relevant_snippets_from_changed_files`,
+`relevant_snippets_from_recently_opened_files`) and keystroke's `snippets` all become prompt context, in that
+order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from keystroke.domain.prompt.assembly import Snippet
+from keystroke.services.types import CompletionRequest, CompletionResult
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class SnippetBody(_Strict):
+    filepath: str = Field(max_length=4096)
+    body: str
+    score: float | None = None
+
+
+class SegmentsBody(_Strict):
+    prefix: str = Field(description="Code before the cursor.")
+    suffix: str | None = Field(None, description="Code after the cursor.")
+    filepath: str | None = Field(None, max_length=4096, description="Path of the file, relative to its project.")
+    git_url: str | None = Field(None, max_length=4096)
+    declarations: list[SnippetBody] | None = Field(None, description="Tabby: declarations of symbols in use.")
+    relevant_snippets_from_changed_files: list[SnippetBody] | None = None
+    relevant_snippets_from_recently_opened_files: list[SnippetBody] | None = None
+    snippets: list[SnippetBody] | None = Field(None, description="Context snippets ranked by the editor.")
+    clipboard: str | None = None
+
+
+class CompletionBody(_Strict):
+    language: str | None = Field(None, max_length=64, description="VS Code language id, e.g. 'python'.")
+    segments: SegmentsBody
+    mode: Literal["inline", "multiline", "auto"] = Field(
+        "auto", description="inline: one line; multiline: a block; auto: chosen from the cursor position."
+    )
+    max_tokens: int | None = Field(None, ge=1, description="Token cap; default depends on the mode.")
+    stream: bool = Field(False, description="Send Server-Sent Events: first_action, delta..., done.")
+    session_id: str | None = Field(
+        None, max_length=256, description="A newer request with the same session_id cancels this one."
+    )
+    request_id: str | None = Field(None, max_length=256, description="Echoed as the response id.")
+
+    def to_request(self) -> CompletionRequest:
+        segments = self.segments
+        groups = (
+            segments.declarations,
+            segments.relevant_snippets_from_changed_files,
+            segments.relevant_snippets_from_recently_opened_files,
+            segments.snippets,
+        )
+        snippets = tuple(Snippet(s.filepath, s.body) for group in groups for s in group or ())
+        return CompletionRequest(
+            prefix=segments.prefix,
+            suffix=segments.suffix or "",
+            language=self.language,
+            filepath=segments.filepath,
+            snippets=snippets,
+            mode=self.mode,
+            max_tokens=self.max_tokens,
+            session_id=self.session_id,
+            request_id=self.request_id,
+        )
+
+
+class ChoiceBody(BaseModel):
+    index: int
+    text: str
+    finish_reason: str
+
+
+class UsageBody(BaseModel):
+    prompt_tokens: int
+    cached_tokens: int
+    completion_tokens: int
+
+
+class TimingsBody(BaseModel):
+    queue_ms: float
+    prompt_build_ms: float
+    prefill_ms: float
+    decode_ms: float
+    first_token_ms: float | None
+    first_action_ms: float | None
+    total_ms: float
+
+
+class CompletionResponse(BaseModel):
+    id: str
+    model: str
+    mode: Literal["inline", "multiline"]
+    choices: list[ChoiceBody]
+    abstain_reason: str | None = Field(description="Why the text is empty, when it is.")
+    usage: UsageBody
+    timings: TimingsBody
+
+    @classmethod
+    def of(cls, result: CompletionResult) -> CompletionResponse:
+        return cls(
+            id=result.id,
+            model=result.model,
+            mode=result.mode,
+            choices=[ChoiceBody(index=0, text=result.text, finish_reason=result.finish_reason)],
+            abstain_reason=result.abstain_reason,
+            usage=UsageBody(**asdict(result.usage)),
+            timings=TimingsBody(**asdict(result.timings)),
+        )
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    source: str
+    profile: str
+    fim: bool
+    n_ctx: int
+    tokenizer_id: str
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+    model: str
+    profile: str
+
+
+class ErrorDetail(BaseModel):
+    type: str
+    message: str
+    field: str | None = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail

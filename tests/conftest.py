@@ -1,0 +1,120 @@
+"""Shared fixtures: the real default model, tiny fixture GGUFs, the eval data, a real gateway process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Coroutine, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from keystroke.config import Settings, load_settings
+from keystroke.domain.engines.embedded import EmbeddedBackend
+from keystroke.services.completion import CompletionService
+from keystroke.services.factory import build_service
+from tests.fixtures.tiny_gguf import write_tiny_gguf
+
+T = TypeVar("T")
+REPO = Path(__file__).resolve().parents[1]
+URL_LINE = re.compile(r"serving (http://\S+)")
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run one coroutine to completion on a fresh event loop."""
+    return asyncio.run(coroutine)
+
+
+def make_settings(**overrides: Any) -> Settings:
+    return load_settings(environ={}, overrides={"engine.n_threads": 2, **overrides})
+
+
+@pytest.fixture(scope="session")
+def service() -> Iterator[CompletionService]:
+    """The completion service on the real default model (SmolLM2-135M through llama.cpp)."""
+    built = build_service(make_settings())
+    yield built
+    run(built.backend.aclose())
+
+
+@pytest.fixture(scope="session")
+def backend(service: CompletionService) -> EmbeddedBackend:
+    assert isinstance(service.backend, EmbeddedBackend)
+    return service.backend
+
+
+@pytest.fixture(scope="session")
+def eval_data() -> Path:
+    """../shared/eval-data (or $KEYSTROKE_EVAL_DATA); tests that need it skip when it is absent."""
+    path = Path(os.environ.get("KEYSTROKE_EVAL_DATA", REPO.parent / "shared" / "eval-data"))
+    if not (path / "human-eval-infilling").is_dir():
+        pytest.skip(f"benchmark data not found at {path}; set KEYSTROKE_EVAL_DATA to the eval-data folder")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    folder = tmp_path_factory.mktemp("gguf")
+
+    def make(name: str, control_tokens: list[str]) -> Path:
+        return write_tiny_gguf(folder / f"{name}.gguf", control_tokens, name=name)
+
+    return make
+
+
+@dataclass
+class Gateway:
+    url: str
+    process: subprocess.Popen[str]
+
+    def client(self, timeout: float = 60.0) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=timeout)
+
+    def resident_mb(self) -> tuple[float, float]:
+        """(current, peak) resident memory of the server process, in MB."""
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def start_gateway(*args: str, env: dict[str, str] | None = None, timeout: float = 120.0) -> Gateway:
+    """Start `keystroke serve --port 0` and wait for the URL it prints."""
+    command = [sys.executable, "-m", "keystroke", "serve", "--port", "0", "--threads", "2", *args]
+    environment = {**os.environ, **(env or {})}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=environment)
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        match = URL_LINE.search(line)
+        if match:
+            return Gateway(match.group(1), process)
+        if not line and process.poll() is not None:
+            break
+    process.kill()
+    raise RuntimeError(f"keystroke serve did not start (exit {process.poll()})")
+
+
+def stop_gateway(gateway: Gateway) -> None:
+    gateway.process.send_signal(signal.SIGINT)
+    try:
+        gateway.process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        gateway.process.kill()
+        gateway.process.wait()
+
+
+@pytest.fixture(scope="session")
+def gateway() -> Iterator[Gateway]:
+    """A real `keystroke serve` process on loopback with the default model."""
+    started = start_gateway()
+    yield started
+    stop_gateway(started)
