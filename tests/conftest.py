@@ -6,16 +6,20 @@ import asyncio
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import pytest
+import uvicorn
 
 from keystroke.config import Settings, load_settings
 from keystroke.domain.engines.embedded import EmbeddedBackend
@@ -100,6 +104,8 @@ def start_gateway(*args: str, env: dict[str, str] | None = None, timeout: float 
         if not line and process.poll() is not None:
             break
     process.kill()
+    process.wait()
+    process.stdout.close()
     raise RuntimeError(f"keystroke serve did not start (exit {process.poll()})")
 
 
@@ -110,6 +116,9 @@ def stop_gateway(gateway: Gateway) -> None:
     except subprocess.TimeoutExpired:
         gateway.process.kill()
         gateway.process.wait()
+    finally:
+        if gateway.process.stdout is not None:
+            gateway.process.stdout.close()
 
 
 @pytest.fixture(scope="session")
@@ -118,3 +127,22 @@ def gateway() -> Iterator[Gateway]:
     started = start_gateway()
     yield started
     stop_gateway(started)
+
+
+@contextmanager
+def serve_app(app: Any) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on a loopback port from a thread of this process; yields its URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()

@@ -14,10 +14,13 @@ from keystroke.domain.engines.model_source import resolve_model
 from keystroke.domain.prompt.profiles import detect_profile
 from keystroke.services.completion import CompletionService
 from keystroke.services.types import CompletionRequest
-from tests.conftest import run, make_settings
+from tests.conftest import make_settings, run
 
 FAMILIES: dict[str, tuple[list[str], str]] = {
-    "qwen": (["<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|fim_pad|>", "<|file_sep|>"], "qwen2.5-coder:psm"),
+    "qwen": (
+        ["<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|fim_pad|>", "<|file_sep|>"],
+        "qwen2.5-coder:psm",
+    ),
     "starcoder2": (["<fim_prefix>", "<fim_suffix>", "<fim_middle>", "<fim_pad>", "<file_sep>"], "starcoder:psm"),
     "santacoder": (["<fim-prefix>", "<fim-suffix>", "<fim-middle>", "<fim-pad>"], "santacoder:psm"),
     "deepseek": (["<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>", "<｜end▁of▁sentence｜>"], "deepseek-coder:psm"),

@@ -93,9 +93,7 @@ def test_a_prompt_longer_than_the_context_is_an_engine_error(backend: EmbeddedBa
 def test_ranking_returns_distinct_scored_candidates(backend: EmbeddedBackend) -> None:
     plan = RankPlan(alternatives=3, continuation="\n        total += item", accept=lambda raw: raw.split("\n")[0])
     prefix = "def count(items):\n    total = 0"
-    request = GenerationRequest(
-        Prompt((prefix,)), max_tokens=24, forced_prefix="\n", stop=newline_stop, rank=plan
-    )
+    request = GenerationRequest(Prompt((prefix,)), max_tokens=24, forced_prefix="\n", stop=newline_stop, rank=plan)
     stats, _ = on_engine(backend, request)
     texts = [c.text for c in stats.candidates]
     assert 2 <= len(texts) <= 4

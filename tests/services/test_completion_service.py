@@ -25,10 +25,12 @@ def test_inline_streams_the_first_action_then_finishes_with_the_same_text(servic
     events = run(events_of(service, CompletionRequest(prefix="def add(a, b):\n    return", mode="inline")))
     assert [type(e) for e in events] == [FirstAction, Finished]
     first, finished = events
-    assert isinstance(first, FirstAction) and isinstance(finished, Finished)
+    assert isinstance(first, FirstAction)
+    assert isinstance(finished, Finished)
     assert first.text == finished.result.text
     timings = finished.result.timings
-    assert timings.first_token_ms is not None and timings.first_action_ms is not None
+    assert timings.first_token_ms is not None
+    assert timings.first_action_ms is not None
     assert timings.first_token_ms <= timings.first_action_ms <= timings.total_ms
     assert finished.result.finish_reason == "stop"
 

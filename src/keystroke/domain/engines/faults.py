@@ -40,10 +40,15 @@ class StallingBackend(_Wrapper):
     def __init__(self, inner: InferenceBackend, poll_s: float = 0.01) -> None:
         super().__init__(inner)
         self.poll_s = poll_s
+        self.released = 0
+        """How many stalled requests were cancelled (and so released) so far."""
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
-        while not request.cancel.cancelled:
-            await asyncio.sleep(self.poll_s)
+        try:
+            while not request.cancel.cancelled:
+                await asyncio.sleep(self.poll_s)
+        finally:
+            self.released += 1
         yield DoneEvent(GenerationStats(0, 0, 0, 0.0, 0.0, 0.0, "cancelled", request.cancel.reason))
 
 

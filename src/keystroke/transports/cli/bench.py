@@ -63,3 +63,50 @@ def typing_bench(file: Path | None, keystrokes: int, cold_every: int, json_out: 
     if json_out is not None:
         json_out.write_text(json.dumps(report.to_json(), indent=1))
         click.echo(f"results written to {json_out}")
+
+
+@bench_group.command("gateway")
+@click.option("--requests", type=click.IntRange(min=1), default=100, show_default=True, help="Requests of each kind.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write results here.")
+@engine_options
+def gateway_bench(requests: int, json_out: Path | None, **options: Any) -> None:
+    """What HTTP + JSON and HTTP + SSE add over an in-process call, and the server's resident memory.
+
+    Starts `keystroke serve` on a free loopback port with the same engine options, then sends the same warm
+    request through it and through an in-process service, in alternation. Overhead is paired per request:
+    client wall time minus the service time the server reports for that request.
+    """
+    from tqdm import tqdm
+
+    from keystroke.benchmarks.gateway import format_gateway, gateway_process, run_gateway
+    from keystroke.services.factory import build_service
+
+    settings = settings_from(options)
+    passthrough = [
+        arg
+        for flag, key in (
+            ("--model", "model"),
+            ("--profile", "profile"),
+            ("--n-ctx", "n_ctx"),
+            ("--threads", "threads"),
+        )
+        if options.get(key) is not None
+        for arg in (flag, str(options[key]))
+    ]
+    if options.get("config") is not None:
+        passthrough += ["--config", str(options["config"])]
+
+    async def run(url: str, pid: int) -> Any:
+        service = build_service(settings)
+        try:
+            with tqdm(total=requests, desc="requests", unit="req", disable=None) as bar:
+                return await run_gateway(service, url, pid, requests, bar.update)
+        finally:
+            await service.backend.aclose()
+
+    with gateway_process(passthrough) as (url, pid):
+        report = asyncio.run(run(url, pid))
+    click.echo(format_gateway(report.summary()))
+    if json_out is not None:
+        json_out.write_text(json.dumps(report.to_json(), indent=1))
+        click.echo(f"results written to {json_out}")

@@ -1,18 +1,20 @@
 """The gateway's ASGI application: routes stay thin, the completion service does the work.
 
 Routes: `POST /v1/completions` (JSON or Server-Sent Events), `GET /v1/models`, `GET /healthz`, and the OpenAPI
-document at `/openapi.json`. Interactive docs are off: they load their scripts from a CDN, and the gateway
-must work offline.
+document at `/openapi.json`. A client that hangs up stops its generation, streamed or not. Interactive docs
+are off: they load their scripts from a CDN, and the gateway must work offline.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 import keystroke
 from keystroke.services.completion import CompletionService
@@ -27,6 +29,10 @@ from keystroke.transports.http.schemas import (
     ModelList,
 )
 from keystroke.transports.http.sse import event_stream
+
+T = TypeVar("T")
+DISCONNECT_POLL_S = 0.05
+CLIENT_CLOSED = 499  # nginx's "client closed request"; nobody reads it, the log might
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": description}
@@ -77,7 +83,9 @@ def create_app(service: CompletionService, *, owns_backend: bool = True) -> Fast
         service.validate(completion)
         if body.stream:
             return StreamingResponse(event_stream(service.stream(completion)), media_type="text/event-stream")
-        result = await service.complete(completion)
+        result = await until_disconnected(request, service.complete(completion))
+        if result is None:
+            return Response(status_code=CLIENT_CLOSED)
         return JSONResponse(CompletionResponse.of(result).model_dump())
 
     @app.get("/v1/models", response_model=ModelList)
@@ -99,6 +107,19 @@ def create_app(service: CompletionService, *, owns_backend: bool = True) -> Fast
 
     _register_schemas(app, definitions)
     return app
+
+
+async def until_disconnected(request: Request, work: Awaitable[T]) -> T | None:
+    """Await `work`, cancelling it (and so the generation) if the client hangs up first; None then."""
+    task = asyncio.ensure_future(work)
+    while not task.done():
+        await asyncio.wait({task}, timeout=DISCONNECT_POLL_S)
+        if not task.done() and await request.is_disconnected():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            return None
+    return task.result()
 
 
 def _register_schemas(app: FastAPI, definitions: dict[str, Any]) -> None:

@@ -1,0 +1,141 @@
+"""The `keystroke` command as a user runs it: a subprocess, its output and exit status."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def keystroke(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "keystroke", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+def test_help_teaches_the_commands() -> None:
+    result = keystroke("--help")
+    assert result.returncode == 0
+    for command in ("serve", "complete", "models", "eval", "bench"):
+        assert command in result.stdout
+    serve = keystroke("serve", "--help").stdout
+    assert "--port" in serve
+    assert "/v1/completions" in serve
+    assert "KEYSTROKE_SECTION__FIELD" in serve
+
+
+@pytest.mark.model
+def test_complete_prints_the_suggestion_and_its_timings(tmp_path: Path) -> None:
+    source = tmp_path / "shapes.py"
+    source.write_text("import math\n\n\ndef circle_area(radius):\n    return \n")
+    result = keystroke("complete", str(source), "--line", "5", "--column", "12", "--threads", "2")
+    assert result.returncode == 0, result.stderr
+    assert "math" in result.stdout or "radius" in result.stdout
+    assert "first action" in result.stderr
+    assert "cached" in result.stderr
+    as_json = keystroke("complete", str(source), "-l", "5", "-c", "12", "--json", "--threads", "2")
+    assert json.loads(as_json.stdout)["mode"] == "inline"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--line", "99", "--column", "1"], "outside the file"),
+        (["--line", "1", "--column", "80"], "outside line 1"),
+    ],
+)
+def test_complete_rejects_a_cursor_outside_the_file(tmp_path: Path, args: list[str], message: str) -> None:
+    source = tmp_path / "one.py"
+    source.write_text("x = 1\n")
+    result = keystroke("complete", str(source), *args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_missing_model_file_says_what_to_pass(tmp_path: Path) -> None:
+    source = tmp_path / "one.py"
+    source.write_text("x = 1\n")
+    result = keystroke("complete", str(source), "-l", "1", "-c", "1", "--model", str(tmp_path / "none.gguf"))
+    assert result.returncode == 2
+    assert "no file at" in result.stderr
+    assert ".gguf" in result.stderr
+
+
+def test_a_file_that_is_not_gguf_is_refused(tmp_path: Path) -> None:
+    fake = tmp_path / "fake.gguf"
+    fake.write_bytes(b"not a model")
+    result = keystroke("models", "--model", str(fake))
+    assert "not a GGUF file" in result.stdout
+
+
+def test_an_hf_reference_offline_fails_with_the_command_that_fixes_it(tmp_path: Path) -> None:
+    source = tmp_path / "one.py"
+    source.write_text("x = 1\n")
+    env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    result = keystroke(
+        "complete", str(source), "-l", "1", "-c", "1", "--model", "hf:someone/some-repo/model.gguf", env=env
+    )
+    assert result.returncode == 2
+    assert "could not download model.gguf" in result.stderr
+    assert "huggingface-cli download someone/some-repo model.gguf" in result.stderr
+
+
+def test_a_malformed_hf_reference_shows_the_right_spelling() -> None:
+    result = keystroke("models", "--model", "hf:just-a-name")
+    assert "hf:OWNER/REPO/FILE.gguf" in result.stdout
+
+
+@pytest.mark.model
+def test_models_lists_the_default_model_and_its_profile() -> None:
+    result = keystroke("models")
+    assert result.returncode == 0
+    assert "default" in result.stdout
+    assert "profile: l2r" in result.stdout
+    assert "SmolLM2-135M-Instruct.Q4_1.gguf" in result.stdout
+
+
+@pytest.mark.model
+def test_eval_humaneval_infill_scores_a_few_tasks(eval_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "he.json"
+    data = eval_data / "human-eval-infilling"
+    result = keystroke(
+        "eval", "humaneval-infill", "--data", str(data), "--limit", "4", "--json", str(out), "--threads", "2"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "exact match" in result.stdout
+    assert "pass@1" in result.stdout
+    report = json.loads(out.read_text())
+    assert report["summary"]["tasks"] == 4
+    assert len(report["results"]) == 4
+    assert all(r["execution"] for r in report["results"])
+
+
+def test_eval_without_the_data_says_where_to_get_it(tmp_path: Path) -> None:
+    result = keystroke("eval", "humaneval-infill", "--data", str(tmp_path))
+    assert result.returncode == 2
+    assert "HumanEval-SingleLineInfilling.jsonl" in result.stderr
+    assert "github.com/openai/human-eval-infilling" in result.stderr
+
+
+@pytest.mark.model
+def test_bench_typing_prints_our_latency_beside_the_floor(tmp_path: Path) -> None:
+    out = tmp_path / "typing.json"
+    result = keystroke(
+        "bench", "typing", "--keystrokes", "6", "--cold-every", "3", "--json", str(out), "--threads", "2"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "warm first action ms" in result.stdout
+    assert "warm floor ms" in result.stdout
+    summary = json.loads(out.read_text())["summary"]
+    assert summary["warm"]["keystrokes"] == 4
+    assert summary["cold"]["keystrokes"] == 2
