@@ -101,6 +101,27 @@ def test_ranking_returns_distinct_scored_candidates(backend: EmbeddedBackend) ->
     assert all(c.score is not None and c.score < 0 for c in stats.candidates)
 
 
+def test_a_cancel_during_ranking_reports_cancelled_without_a_choice(backend: EmbeddedBackend) -> None:
+    cancel = CancelToken()
+
+    def accept_then_leave(raw: str) -> str:
+        cancel.cancel("user typed on")
+        return raw.split("\n")[0]
+
+    plan = RankPlan(alternatives=2, continuation="\n        total += item", accept=accept_then_leave)
+    request = GenerationRequest(
+        Prompt(("def count(items):\n    total = 0",)),
+        max_tokens=24,
+        forced_prefix="\n",
+        stop=newline_stop,
+        cancel=cancel,
+        rank=plan,
+    )
+    stats, _ = on_engine(backend, request)
+    assert stats.finish_reason == "cancelled"
+    assert stats.candidates == ()
+
+
 def test_the_floor_measurement_leaves_the_cache_as_a_request_would(backend: EmbeddedBackend) -> None:
     stats, _ = on_engine(backend, GenerationRequest(Prompt((HEADER,)), max_tokens=5))
     floor = run(backend.call(lambda engine: engine.measure_floor(stats.cached_tokens, stats.completion_tokens)))

@@ -82,10 +82,15 @@ class CompletionService:
                 return event.result
         raise AssertionError("stream ended without a Finished event")  # pragma: no cover
 
-    async def stream(self, request: CompletionRequest) -> AsyncIterator[CompletionEvent]:
-        """FirstAction when the first line is complete, Delta per further line, then Finished."""
+    def stream(self, request: CompletionRequest) -> AsyncIterator[CompletionEvent]:
+        """FirstAction when the first line is complete, Delta per further line, then Finished.
+
+        Checks the request before returning, so a bad one fails here, before any event is sent."""
         started = self._clock()
-        self.validate(request)
+        self._validate(request)
+        return self._stream(request, started)
+
+    async def _stream(self, request: CompletionRequest, started: float) -> AsyncIterator[CompletionEvent]:
         ctx = CursorContext(request.prefix, request.suffix)
         mode = resolve_mode(request.mode, ctx)
         max_lines = 1 if mode == "inline" else self.settings.completion.multiline_max_lines
@@ -112,13 +117,16 @@ class CompletionService:
             yield update
         yield Finished(self._result(progress, final, stats, prompt_build_ms))
 
-    def validate(self, request: CompletionRequest) -> None:
+    def _validate(self, request: CompletionRequest) -> None:
         limits = self.settings.limits
         for field, text, limit in (
             ("segments.prefix", request.prefix, limits.max_prefix_bytes),
             ("segments.suffix", request.suffix, limits.max_suffix_bytes),
         ):
-            size = len(text.encode("utf-8", "surrogatepass"))
+            try:
+                size = len(text.encode("utf-8"))
+            except UnicodeEncodeError as exc:
+                raise InvalidRequestError(f"{field} contains an unpaired UTF-16 surrogate", field) from exc
             if size > limit:
                 raise PayloadTooLargeError(f"{field} is {size} bytes; the limit is {limit} bytes", field)
         if request.max_tokens is not None and not 1 <= request.max_tokens <= limits.max_tokens:

@@ -131,16 +131,18 @@ class LlamaEngine:
         cached, logits = self._prefill(tokens, request)
         prefill_ms = (time.perf_counter() - started) * 1000
         decode_started = time.perf_counter()
-        greedy = _Run((), "", 0, "cancelled")
+        finish: FinishReason = "cancelled"
         candidates: tuple[Candidate, ...] = ()
         produced = 0
         if logits is not None:
             limit = min(request.max_tokens, room)
             greedy = self._decode(logits, request, limit, emit)
-            produced = greedy.produced
-            if request.rank is not None and greedy.finish != "cancelled":
+            produced, finish = greedy.produced, greedy.finish
+            if request.rank is not None and finish != "cancelled":
                 candidates, extra = self._rank(len(tokens), logits, request, limit, greedy)
                 produced += extra
+                if request.cancel.cancelled:  # a choice among the candidates decoded so far is not the answer
+                    candidates, finish = (), "cancelled"
         return GenerationStats(
             prompt_tokens=len(tokens),
             cached_tokens=cached,
@@ -148,8 +150,8 @@ class LlamaEngine:
             queue_ms=queue_ms,
             prefill_ms=prefill_ms,
             decode_ms=(time.perf_counter() - decode_started) * 1000,
-            finish_reason=greedy.finish,
-            cancel_reason=request.cancel.reason if greedy.finish == "cancelled" else None,
+            finish_reason=finish,
+            cancel_reason=request.cancel.reason if finish == "cancelled" else None,
             candidates=candidates,
         )
 

@@ -80,9 +80,9 @@ def create_app(service: CompletionService, *, owns_backend: bool = True) -> Fast
     async def completions(request: Request) -> Any:
         body = parse_model(await read_json(request, limits.max_body_bytes), CompletionBody)
         completion = body.to_request()
-        service.validate(completion)
         if body.stream:
-            return StreamingResponse(event_stream(service.stream(completion)), media_type="text/event-stream")
+            events = service.stream(completion)  # a bad request fails here, before the response starts
+            return StreamingResponse(event_stream(events), media_type="text/event-stream")
         result = await until_disconnected(request, service.complete(completion))
         if result is None:
             return Response(status_code=CLIENT_CLOSED)
