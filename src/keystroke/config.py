@@ -51,11 +51,11 @@ class CompletionSettings(_Section):
     multiline_max_tokens: int = Field(160, ge=1, le=4096, description="Token cap of a multi-line completion.")
     multiline_max_lines: int = Field(12, ge=1, le=1000, description="Line cap of a multi-line completion.")
     rank_alternatives: int = Field(
-        6,
+        5,
         ge=0,
         le=32,
-        description="Extra candidates ranked against the following code when a line is started with code "
-        "below it (0: greedy only).",
+        description="Extra candidates ranked against the following code when a new line is suggested "
+        "(0: greedy only).",
     )
     rank_suffix_lines: int = Field(3, ge=1, le=50, description="Lines of following code used to rank candidates.")
 

@@ -91,7 +91,7 @@ def test_a_prompt_longer_than_the_context_is_an_engine_error(backend: EmbeddedBa
 
 
 def test_ranking_returns_distinct_scored_candidates(backend: EmbeddedBackend) -> None:
-    plan = RankPlan(alternatives=3, continuation="\n        total += item", accept=lambda raw: raw.split("\n")[0])
+    plan = RankPlan(3, "\n        total += item", accept=lambda raw: raw.split("\n")[0], contenders=list)
     prefix = "def count(items):\n    total = 0"
     request = GenerationRequest(Prompt((prefix,)), max_tokens=24, forced_prefix="\n", stop=newline_stop, rank=plan)
     stats, _ = on_engine(backend, request)
@@ -101,6 +101,16 @@ def test_ranking_returns_distinct_scored_candidates(backend: EmbeddedBackend) ->
     assert all(c.score is not None and c.score < 0 for c in stats.candidates)
 
 
+def test_a_lone_contender_is_not_scored(backend: EmbeddedBackend) -> None:
+    plan = RankPlan(3, "\n    return 0", accept=lambda raw: raw.split("\n")[0], contenders=lambda texts: texts[:1])
+    request = GenerationRequest(
+        Prompt(("def zero():",)), max_tokens=24, forced_prefix="\n", stop=newline_stop, rank=plan
+    )
+    stats, _ = on_engine(backend, request)
+    assert len(stats.candidates) == 1
+    assert stats.candidates[0].score is None
+
+
 def test_a_cancel_during_ranking_reports_cancelled_without_a_choice(backend: EmbeddedBackend) -> None:
     cancel = CancelToken()
 
@@ -108,7 +118,7 @@ def test_a_cancel_during_ranking_reports_cancelled_without_a_choice(backend: Emb
         cancel.cancel("user typed on")
         return raw.split("\n")[0]
 
-    plan = RankPlan(alternatives=2, continuation="\n        total += item", accept=accept_then_leave)
+    plan = RankPlan(2, "\n        total += item", accept=accept_then_leave, contenders=list)
     request = GenerationRequest(
         Prompt(("def count(items):\n    total = 0",)),
         max_tokens=24,

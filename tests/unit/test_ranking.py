@@ -1,17 +1,20 @@
 from keystroke.domain.cursor import CursorContext
 from keystroke.domain.engines.base import Candidate
-from keystroke.domain.postprocess.ranking import choose, following_text, rank_plan
+from keystroke.domain.postprocess.ranking import choose, following_text, keeps_compiling, rank_plan
 
 PREFIX = "def count(items):\n    total = 0\n"
 SUFFIX = "        total += item\n    return total\n"
 
 
-def test_ranking_is_planned_only_for_an_untouched_line_with_code_after_it() -> None:
-    assert rank_plan(CursorContext(PREFIX, SUFFIX), "inline", alternatives=4, lines=2) is not None
-    assert rank_plan(CursorContext(PREFIX + "    fo", SUFFIX), "inline", alternatives=4, lines=2) is None
-    assert rank_plan(CursorContext(PREFIX, ""), "inline", alternatives=4, lines=2) is None
-    assert rank_plan(CursorContext(PREFIX, SUFFIX), "multiline", alternatives=4, lines=2) is None
-    assert rank_plan(CursorContext(PREFIX, SUFFIX), "inline", alternatives=0, lines=2) is None
+def test_ranking_is_planned_for_an_inline_suggestion_on_an_untouched_line() -> None:
+    def plan(prefix: str, suffix: str, mode: str = "inline", alternatives: int = 4) -> object:
+        return rank_plan(CursorContext(prefix, suffix), mode, alternatives=alternatives, lines=2, python=True)  # type: ignore[arg-type]
+
+    assert plan(PREFIX, SUFFIX).continuation == "\n        total += item\n    return total"  # type: ignore[attr-defined]
+    assert plan(PREFIX + "    fo", SUFFIX) is None  # typing inside a line: greedy, at once
+    assert plan(PREFIX, "").continuation == ""  # type: ignore[attr-defined]  # nothing follows: the line alone
+    assert plan(PREFIX, SUFFIX, mode="multiline") is None
+    assert plan(PREFIX, SUFFIX, alternatives=0) is None
 
 
 def test_the_continuation_is_the_code_that_will_follow_the_inserted_line() -> None:
@@ -20,17 +23,21 @@ def test_the_continuation_is_the_code_that_will_follow_the_inserted_line() -> No
 
 
 def test_the_plan_accepts_shown_text_and_drops_duplicates_of_the_suffix() -> None:
-    plan = rank_plan(CursorContext(PREFIX, SUFFIX), "inline", alternatives=2, lines=2)
+    plan = rank_plan(CursorContext(PREFIX, SUFFIX), "inline", alternatives=2, lines=2, python=True)
     assert plan is not None
     assert plan.accept("    for item in items:\n") == "    for item in items:"
     assert plan.accept("        total += item\n") is None
+    assert plan.contenders(["    total = 1", "    for item in items:"]) == ["    for item in items:"]
 
 
-def test_choose_prefers_code_that_compiles_then_the_score() -> None:
+def test_only_code_that_keeps_compiling_contends_unless_none_does() -> None:
     ctx = CursorContext(PREFIX, SUFFIX)
-    breaking = Candidate("    total = 1", score=-1.0)
-    opening = Candidate("    for item in items:", score=-9.0)
-    other_opening = Candidate("    for item in sorted(items):", score=-12.0)
-    assert choose([breaking, opening, other_opening], ctx, python=True) == opening
-    assert choose([breaking, opening], ctx, python=False) == breaking
-    assert choose([], ctx, python=True) is None
+    assert keeps_compiling(["    total = 1", "    for item in items:"], ctx) == ["    for item in items:"]
+    assert keeps_compiling(["    total = 1", "    x = 2"], ctx) == ["    total = 1", "    x = 2"]
+
+
+def test_choose_takes_the_best_score_and_a_lone_contender_unscored() -> None:
+    low, high = Candidate("    a = 1", score=-9.0), Candidate("    b = 2", score=-3.0)
+    assert choose([low, high]) == high
+    assert choose([Candidate("    only = 1", score=None)]) == Candidate("    only = 1", score=None)
+    assert choose([]) is None

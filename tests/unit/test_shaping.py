@@ -32,6 +32,14 @@ def test_completion_that_starts_on_the_next_line_keeps_one_newline() -> None:
     assert shaped.text == "\n    return 1"
 
 
+def test_on_an_empty_line_a_leading_newline_moves_the_line_up() -> None:
+    assert inline("\n    return result\n").text == "    return result"  # cursor in column 0
+    indented = shape("\n    return result\n", CursorContext(FUNCTION + "    ", ""), "inline")
+    assert indented.text == "return result"  # the line already has its indentation
+    shallower = shape("\n  x = 1\n", CursorContext(FUNCTION + "    ", ""), "inline")
+    assert shallower.text == "\n  x = 1"  # cannot move up without deleting: stays a new line
+
+
 def test_only_blank_lines_abstain() -> None:
     assert inline("\n\n").abstain == "blank_lines"
     assert inline("", tail="complete").abstain == "empty"

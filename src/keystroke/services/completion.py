@@ -110,7 +110,7 @@ class CompletionService:
             self._sessions.end(request.session_id, generation.cancel)
         assert stats is not None
         final = shape(progress.raw, ctx, mode, tail=_TAIL_AFTER[stats.finish_reason], max_lines=max_lines)
-        best = choose(stats.candidates, ctx, is_python(request.language, request.filepath))
+        best = choose(stats.candidates)
         if best is not None:
             final = Shaped(best.text, complete=True)
         for update in self._emit(progress, final):
@@ -146,7 +146,13 @@ class CompletionService:
         )
         caps = self.settings.completion
         default_cap = caps.inline_max_tokens if progress.mode == "inline" else caps.multiline_max_tokens
-        plan = rank_plan(progress.ctx, progress.mode, alternatives=caps.rank_alternatives, lines=caps.rank_suffix_lines)
+        plan = rank_plan(
+            progress.ctx,
+            progress.mode,
+            alternatives=caps.rank_alternatives,
+            lines=caps.rank_suffix_lines,
+            python=is_python(request.language, request.filepath),
+        )
         progress.ranked = plan is not None and self.backend.capabilities.supports_ranking
         return GenerationRequest(
             prompt=assembled.prompt,

@@ -85,13 +85,15 @@ class RankPlan:
     """Ask for more candidates than the greedy one, each scored with the text that follows it.
 
     `alternatives` more candidates branch from the greedy one at its first tokens. `accept` turns a
-    candidate's raw text into what would be shown, or None to drop it; every distinct shown text gets
-    `score` = log P(forced prefix + shown text + `continuation` | prompt).
+    candidate's raw text into what would be shown, or None to drop it; `contenders` keeps, of the distinct
+    shown texts, those that can still win. When more than one remains, each gets `score` =
+    log P(forced prefix + shown text + `continuation` | prompt); a lone contender is returned unscored.
     """
 
     alternatives: int
     continuation: str
     accept: Callable[[str], str | None]
+    contenders: Callable[[list[str]], list[str]]
 
 
 @dataclass(frozen=True)

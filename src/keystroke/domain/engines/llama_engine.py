@@ -243,8 +243,11 @@ class LlamaEngine:
             runs.append(run)
             produced += run.produced
         shown = [plan.accept(run.text) for run in runs if run.finish in ("stop", "eos")]
+        contenders = plan.contenders(list(dict.fromkeys(t for t in shown if t is not None)))
+        if len(contenders) == 1:
+            return (Candidate(contenders[0], None),), produced
         candidates: list[Candidate] = []
-        for text in dict.fromkeys(t for t in shown if t is not None):
+        for text in contenders:
             if request.cancel.cancelled:
                 break
             score = self._score(prompt_len, logits, request.forced_prefix + text + plan.continuation)

@@ -1,14 +1,14 @@
 """Suffix-aware ranking: when the code after the cursor can tell which line belongs here.
 
-A left-to-right model writes the line it finds most likely *after the prefix*; it cannot see that the code
-below uses a variable the line should define, or is indented for a block the line should open. When the
-cursor starts a line (nothing typed on it yet) and code follows, the engine decodes a few alternatives
-beside the greedy line and scores each as log P(line + the next `lines` lines of the suffix | prompt): the
-line that makes the existing code most likely wins, among those that keep Python compiling where that can be
-checked. While the user types inside a line, the greedy line is shown at once (no ranking).
+A left-to-right model writes the line it finds most likely *after the prefix*, one token at a time: it cannot
+see that the code below uses a variable the line should define, or is indented for a block the line should
+open, and a greedy first token can lead into an unlikely line. When the cursor starts a line (nothing typed
+on it yet), the engine decodes a few alternatives beside the greedy line, branching at its first two tokens,
+and scores each as log P(line + the next `lines` lines of the suffix | prompt), or log P(line) when no code
+follows: among the lines that keep Python compiling (where that can be checked) the most likely one wins.
+While the user types inside a line, the greedy line is shown at once (no ranking).
 
-On HumanEval single-line infilling with the default model this is worth about +3 points of exact match and
-+4.5 of pass@1 (measured in the 2026-11 notes of CHANGELOG.md, reproduced by `keystroke eval`).
+Measured with the default model on HumanEval single-line infilling: docs/measurements.md.
 """
 
 from __future__ import annotations
@@ -29,28 +29,32 @@ def following_text(ctx: CursorContext, lines: int) -> str:
     return "\n".join(rows[: lines + 1])
 
 
-def rank_plan(ctx: CursorContext, mode: Mode, *, alternatives: int, lines: int) -> RankPlan | None:
-    """A plan when ranking can help: inline, an untouched line, and code after the cursor."""
-    if mode != "inline" or alternatives <= 0 or lines <= 0 or ctx.line_prefix.strip():
+def rank_plan(ctx: CursorContext, mode: Mode, *, alternatives: int, lines: int, python: bool) -> RankPlan | None:
+    """A plan when ranking can help: an inline suggestion for a line the user has not started typing."""
+    if mode != "inline" or alternatives <= 0 or ctx.line_prefix.strip():
         return None
-    continuation = following_text(ctx, lines)
+    continuation = following_text(ctx, lines) if lines > 0 else ""
     if not continuation.strip():
-        return None
+        continuation = ""  # nothing follows: rank by the line's own likelihood (a short beam)
 
     def accept(raw: str) -> str | None:
         shaped = shape(raw, ctx, "inline", tail="complete")
         return shaped.text if shaped.complete and shaped.abstain is None else None
 
-    return RankPlan(alternatives, continuation, accept)
+    def contenders(texts: list[str]) -> list[str]:
+        return keeps_compiling(texts, ctx) if python else texts
+
+    return RankPlan(alternatives, continuation, accept, contenders)
 
 
-def choose(candidates: Sequence[Candidate], ctx: CursorContext, python: bool) -> Candidate | None:
-    """The best candidate: one that keeps the code compiling (Python) first, then the highest score."""
+def keeps_compiling(texts: list[str], ctx: CursorContext) -> list[str]:
+    """The texts that keep the Python around the cursor compiling; all of them if none does."""
+    compiling = [text for text in texts if not breaks_python(ctx, text)]
+    return compiling or texts
+
+
+def choose(candidates: Sequence[Candidate]) -> Candidate | None:
+    """The contender with the highest score (an unscored lone contender wins by default)."""
     if not candidates:
         return None
-
-    def key(candidate: Candidate) -> tuple[bool, float]:
-        compiles = not (python and breaks_python(ctx, candidate.text))
-        return compiles, candidate.score if candidate.score is not None else float("-inf")
-
-    return max(candidates, key=key)
+    return max(candidates, key=lambda c: float("-inf") if c.score is None else c.score)

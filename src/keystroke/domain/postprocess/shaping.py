@@ -4,7 +4,8 @@
 `stop_check`) to stop decoding the moment the answer is complete; the service calls it to find what can be
 streamed. Rules:
 - **inline**: the first line with content (after at most one leading newline) is the answer; it is complete
-  when its newline arrives. Text that already follows the cursor is not repeated (`trim_overlap`).
+  when its newline arrives. On an empty line a leading newline is dropped and the line moves up onto the
+  cursor's line. Text that already follows the cursor is not repeated (`trim_overlap`).
 - **multiline**: the first line, then following lines until the block ends: a blank line, a line indented
   less than the first (a lone closing bracket line is kept), a line that is where the suffix continues, or
   `max_lines`. A line cut by the token cap is dropped.
@@ -54,14 +55,15 @@ def shape(raw: str, ctx: CursorContext, mode: Mode, *, tail: Tail = "open", max_
         return _abstain("blank_lines" if len(usable) >= 2 else "empty")
     if start >= len(usable):
         return _abstain("truncated") if tail == "truncated" else Shaped("", complete=False)
-    first = ("\n" if start == 1 else "") + lines[start]
-    reason = _first_line_problem(lines[start], start == 1, ctx)
+    line, new_line = _lift(lines[start], start == 1, ctx)
+    reason = _first_line_problem(line, new_line, ctx)
     if reason is not None:
         return _abstain(reason)
+    first = ("\n" if new_line else "") + line
     if mode == "inline":
         text = trim_overlap(first, ctx.line_prefix, ctx.line_suffix)
         return Shaped(text, complete=True) if text.strip() else _abstain("duplicates_suffix")
-    return _block(first, lines[start], start == 1, usable[start + 1 :], ctx, tail, max_lines)
+    return _block(first, line, new_line, usable[start + 1 :], ctx, tail, max_lines)
 
 
 def stop_check(ctx: CursorContext, mode: Mode, max_lines: int) -> StopCheck:
@@ -89,6 +91,14 @@ def _block(
         kept.append(line)
     done = tail != "open" or len(kept) >= limit
     return Shaped("\n".join(kept), complete=done)
+
+
+def _lift(line: str, new_line: bool, ctx: CursorContext) -> tuple[str, bool]:
+    """On an empty line, a suggestion that starts with a newline belongs on the cursor's own line instead
+    (no gratuitous blank line), when its indentation starts with what the line already has."""
+    if new_line and not ctx.line_prefix.strip() and line.startswith(ctx.line_prefix):
+        return line[len(ctx.line_prefix) :], False
+    return line, new_line
 
 
 def _first_line_problem(line: str, new_line: bool, ctx: CursorContext) -> str | None:
