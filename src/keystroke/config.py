@@ -54,8 +54,7 @@ class CompletionSettings(_Section):
         5,
         ge=0,
         le=32,
-        description="Extra candidates ranked against the following code when a new line is suggested "
-        "(0: greedy only).",
+        description="Extra candidates ranked against the following code when a new line is suggested (0: greedy only).",
     )
     rank_suffix_lines: int = Field(3, ge=1, le=50, description="Lines of following code used to rank candidates.")
 

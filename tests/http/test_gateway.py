@@ -47,7 +47,7 @@ def test_completion_in_the_tabby_shape_with_usage_and_timings(gateway: Gateway) 
     assert body["id"] == "req-7"
     assert body["choices"][0]["index"] == 0
     assert body["choices"][0]["text"]
-    assert set(body["usage"]) == {"prompt_tokens", "cached_tokens", "completion_tokens"}
+    assert set(body["usage"]) == {"prompt_tokens", "cached_tokens", "completion_tokens", "candidates"}
     assert set(body["timings"]) >= {
         "queue_ms",
         "prompt_build_ms",

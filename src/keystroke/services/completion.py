@@ -197,7 +197,7 @@ class CompletionService:
             text=progress.emitted,
             finish_reason=stats.finish_reason,
             abstain_reason=abstain if not progress.emitted else None,
-            usage=Usage(stats.prompt_tokens, stats.cached_tokens, stats.completion_tokens),
+            usage=Usage(stats.prompt_tokens, stats.cached_tokens, stats.completion_tokens, stats.decoded_candidates),
             timings=Timings(
                 queue_ms=stats.queue_ms,
                 prompt_build_ms=prompt_build_ms,

@@ -25,9 +25,12 @@ class CompletionRequest:
 
 @dataclass(frozen=True)
 class Usage:
+    """Tokens of the prompt, of it served from the KV cache, decoded in all, and candidate lines decoded."""
+
     prompt_tokens: int
     cached_tokens: int
     completion_tokens: int
+    candidates: int = 1
 
 
 @dataclass(frozen=True)

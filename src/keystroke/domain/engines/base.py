@@ -131,6 +131,7 @@ class GenerationStats:
     finish_reason: FinishReason
     cancel_reason: str | None = None
     candidates: tuple[Candidate, ...] = ()
+    decoded_candidates: int = 1
 
 
 @dataclass(frozen=True)

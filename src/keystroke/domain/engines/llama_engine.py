@@ -133,13 +133,13 @@ class LlamaEngine:
         decode_started = time.perf_counter()
         finish: FinishReason = "cancelled"
         candidates: tuple[Candidate, ...] = ()
-        produced = 0
+        produced, decoded = 0, 1
         if logits is not None:
             limit = min(request.max_tokens, room)
             greedy = self._decode(logits, request, limit, emit)
             produced, finish = greedy.produced, greedy.finish
             if request.rank is not None and finish != "cancelled":
-                candidates, extra = self._rank(len(tokens), logits, request, limit, greedy)
+                candidates, extra, decoded = self._rank(len(tokens), logits, request, limit, greedy)
                 produced += extra
                 if request.cancel.cancelled:  # a choice among the candidates decoded so far is not the answer
                     candidates, finish = (), "cancelled"
@@ -153,6 +153,7 @@ class LlamaEngine:
             finish_reason=finish,
             cancel_reason=request.cancel.reason if finish == "cancelled" else None,
             candidates=candidates,
+            decoded_candidates=decoded,
         )
 
     def reset(self) -> None:
@@ -229,8 +230,8 @@ class LlamaEngine:
 
     def _rank(
         self, prompt_len: int, logits: Logits, request: GenerationRequest, limit: int, greedy: _Run
-    ) -> tuple[tuple[Candidate, ...], int]:
-        """Decode the plan's alternatives, then score each distinct accepted text; (candidates, tokens decoded)."""
+    ) -> tuple[tuple[Candidate, ...], int, int]:
+        """Decode the plan's alternatives, then score the contenders; (candidates, tokens decoded, runs)."""
         assert request.rank is not None
         plan = request.rank
         runs = [greedy]
@@ -245,14 +246,14 @@ class LlamaEngine:
         shown = [plan.accept(run.text) for run in runs if run.finish in ("stop", "eos")]
         contenders = plan.contenders(list(dict.fromkeys(t for t in shown if t is not None)))
         if len(contenders) == 1:
-            return (Candidate(contenders[0], None),), produced
+            return (Candidate(contenders[0], None),), produced, len(runs)
         candidates: list[Candidate] = []
         for text in contenders:
             if request.cancel.cancelled:
                 break
             score = self._score(prompt_len, logits, request.forced_prefix + text + plan.continuation)
             candidates.append(Candidate(text, score))
-        return tuple(candidates), produced
+        return tuple(candidates), produced, len(runs)
 
     def _branches(
         self, prompt_len: int, logits: Logits, request: GenerationRequest, greedy: _Run, count: int
@@ -302,7 +303,7 @@ class LlamaEngine:
             return int(np.argmax(logits))
         allowed = self.vocabulary.consistent_ids(remaining)
         if allowed.size == 0:
-            raise EngineError(f"no token of the vocabulary can produce {remaining!r}")
+            raise EngineError(f"no token of the vocabulary can produce the {len(remaining)} forced bytes")
         return int(allowed[int(np.argmax(logits[allowed]))])
 
     def _eval(self, tokens: Sequence[int]) -> None:

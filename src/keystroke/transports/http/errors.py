@@ -47,7 +47,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        return error_response(422, "invalid_request", str(exc))
+        problems = [(".".join(str(p) for p in e.get("loc", ())), e.get("msg", "")) for e in exc.errors()]
+        message = "; ".join(f"{field}: {msg}" for field, msg in problems) or "invalid request"
+        return error_response(422, "invalid_request", message, problems[0][0] if problems else None)
 
     app.add_exception_handler(KeystrokeError, on_keystroke_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)

@@ -84,7 +84,8 @@ class ChoiceBody(BaseModel):
 class UsageBody(BaseModel):
     prompt_tokens: int
     cached_tokens: int
-    completion_tokens: int
+    completion_tokens: int = Field(description="Tokens decoded, alternatives included.")
+    candidates: int = Field(description="Candidate lines decoded: 1, or more when the answer was ranked.")
 
 
 class TimingsBody(BaseModel):

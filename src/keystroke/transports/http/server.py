@@ -9,18 +9,23 @@ import click
 import uvicorn
 
 from keystroke.config import Settings
+from keystroke.errors import ConfigError
 from keystroke.services.factory import build_service
 from keystroke.transports.http.app import create_app
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+BACKLOG = 2048
 
 
 def run_server(settings: Settings, log_level: str = "warning") -> None:
-    click.echo(f"keystroke: loading model {settings.engine.model} ...", err=True)
-    service = build_service(settings)
-    app = create_app(service)
-    sock = _bind(settings.server.host, settings.server.port)
+    sock = _bind(settings.server.host, settings.server.port)  # a taken port fails before the model loads
     host, port = sock.getsockname()[:2]
+    click.echo(f"keystroke: loading model {settings.engine.model} ...", err=True)
+    try:
+        service = build_service(settings)
+    except BaseException:
+        sock.close()
+        raise
     if settings.server.host not in LOOPBACK:
         click.echo(
             f"keystroke: warning: listening on {settings.server.host}, beyond this machine, without authentication",
@@ -32,7 +37,7 @@ def run_server(settings: Settings, log_level: str = "warning") -> None:
         f"profile {service.profile.label}); Ctrl+C stops"
     )
     sys.stdout.flush()
-    config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on")
+    config = uvicorn.Config(create_app(service), log_level=log_level, access_log=False, lifespan="on")
     uvicorn.Server(config).run(sockets=[sock])
 
 
@@ -42,9 +47,8 @@ def _bind(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        sock.listen(BACKLOG)  # before the URL is printed: an early client waits in the backlog, never refused
     except OSError as exc:
         sock.close()
-        from keystroke.errors import ConfigError
-
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}; choose another --port") from exc
     return sock
