@@ -44,6 +44,9 @@ class PromptSettings(_Section):
         1024, ge=64, description="Most prompt tokens per request; the cold prefill cost grows with it."
     )
     suffix_share: float = Field(0.25, ge=0.0, le=0.9, description="Share of the budget for the suffix (FIM models).")
+    context_share: float = Field(
+        0.25, ge=0.0, le=0.9, description="Share of the budget (after the suffix) for context from other files."
+    )
 
 
 class CompletionSettings(_Section):
@@ -66,6 +69,28 @@ class LimitSettings(_Section):
     max_tokens: int = Field(1024, ge=1, le=32768, description="Largest accepted max_tokens of a request.")
 
 
+class ContextSettings(_Section):
+    workspace: Path | None = Field(
+        None, description="Workspace folder to index and collect context from (embedded single-user mode)."
+    )
+    exclude: tuple[str, ...] = Field(
+        (), description="Extra paths never read, in .gitignore syntax (the secret-file defaults always apply)."
+    )
+    max_file_bytes: int = Field(1_000_000, ge=1, description="Files larger than this are not indexed.")
+    cache_dir: Path | None = Field(
+        None, description="Index cache folder (default: $KEYSTROKE_CACHE_DIR, else ~/.cache/keystroke)."
+    )
+    watch: bool = Field(True, description="Follow file changes in the workspace and update the index.")
+    definitions_ms: float = Field(10.0, gt=0, description="Time budget of the definitions source, in ms.")
+    recent_edits_ms: float = Field(10.0, gt=0, description="Time budget of the recent-edits source, in ms.")
+    neighbours_ms: float = Field(12.0, gt=0, description="Time budget of the neighbouring-files source, in ms.")
+    retrieval_ms: float = Field(12.0, gt=0, description="Time budget of BM25 retrieval, in ms.")
+    fast_ms: float = Field(150.0, gt=0, description="Keystrokes closer than this are fast typing (light context).")
+    refresh_ms: float = Field(250.0, gt=0, description="A pause this long refreshes retrieval.")
+    full_ms: float = Field(500.0, gt=0, description="A pause longer than this collects every source.")
+    paste_chars: int = Field(200, ge=1, description="An insertion this large is a paste: collection waits.")
+
+
 class ServerSettings(_Section):
     host: str = Field("127.0.0.1", description="Address to listen on; loopback by default.")
     port: int = Field(8765, ge=0, le=65535, description="TCP port to listen on (0 picks a free one).")
@@ -76,6 +101,7 @@ class Settings(_Section):
     prompt: PromptSettings = PromptSettings()
     completion: CompletionSettings = CompletionSettings()
     limits: LimitSettings = LimitSettings()
+    context: ContextSettings = ContextSettings()
     server: ServerSettings = ServerSettings()
 
 

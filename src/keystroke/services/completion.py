@@ -1,12 +1,14 @@
 """The completion service: one request in, a First Action (and maybe more lines) out, with timings.
 
 The gateway, the CLI, the evaluation harness and the benchmarks all call this, so what is measured is what
-is served. Per request: validate against the limits, choose the mode, assemble the prompt for the model's
+is served. Per request: validate against the limits, choose the mode, gather context (the editor's snippets
+minus excluded paths, or the workspace's through the context service), assemble the prompt for the model's
 profile, supersede the session's previous request, stream the engine's tokens through `shape`, and report.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -25,14 +27,16 @@ from keystroke.domain.postprocess.modes import resolve_mode
 from keystroke.domain.postprocess.ranking import choose, rank_plan
 from keystroke.domain.postprocess.shaping import Mode, Shaped, Tail, shape, stop_check
 from keystroke.domain.postprocess.syntax import is_python
-from keystroke.domain.prompt.assembly import PromptInput, assemble
+from keystroke.domain.prompt.assembly import PromptInput, Snippet, assemble
 from keystroke.domain.prompt.profiles import ModelProfile
 from keystroke.errors import InvalidRequestError, PayloadTooLargeError
+from keystroke.services.context import ContextOutcome, ContextService, allowed_snippets, exclusion_rules
 from keystroke.services.sessions import SessionRegistry
 from keystroke.services.types import (
     CompletionEvent,
     CompletionRequest,
     CompletionResult,
+    ContextUse,
     Delta,
     Finished,
     FirstAction,
@@ -68,12 +72,15 @@ class CompletionService:
         profile: ModelProfile,
         settings: Settings,
         clock: Clock = time.perf_counter,
+        context: ContextService | None = None,
     ) -> None:
         self.backend = backend
         self.profile = profile
         self.settings = settings
+        self.context = context
         self._clock = clock
         self._sessions = SessionRegistry()
+        self._rules = exclusion_rules(settings.context)
 
     async def complete(self, request: CompletionRequest) -> CompletionResult:
         """The whole completion at once (the non-streaming path)."""
@@ -95,7 +102,8 @@ class CompletionService:
         mode = resolve_mode(request.mode, ctx)
         max_lines = 1 if mode == "inline" else self.settings.completion.multiline_max_lines
         progress = _Progress(started, request.request_id or f"cmpl-{uuid.uuid4().hex[:24]}", ctx, mode, max_lines)
-        generation = self._generation_request(request, progress)
+        context = await self._context(request)
+        generation = self._generation_request(request, progress, context.snippets)
         prompt_build_ms = self._since(started)
         stats: GenerationStats | None = None
         self._sessions.begin(request.session_id, generation.cancel)
@@ -115,7 +123,7 @@ class CompletionService:
             final = Shaped(best.text, complete=True)
         for update in self._emit(progress, final):
             yield update
-        yield Finished(self._result(progress, final, stats, prompt_build_ms))
+        yield Finished(self._result(progress, final, stats, prompt_build_ms, context))
 
     def _validate(self, request: CompletionRequest) -> None:
         limits = self.settings.limits
@@ -134,15 +142,32 @@ class CompletionService:
                 f"max_tokens must be between 1 and {limits.max_tokens}, got {request.max_tokens}", "max_tokens"
             )
 
-    def _generation_request(self, request: CompletionRequest, progress: _Progress) -> GenerationRequest:
+    async def _context(self, request: CompletionRequest) -> ContextOutcome:
+        """The editor's snippets when it sent any (excluded paths dropped), else the workspace's, if any."""
+        given = allowed_snippets(request.snippets, self._rules)
+        if given or self.context is None:
+            return ContextOutcome(given)
+        return await asyncio.to_thread(
+            self.context.snippets_for,
+            filepath=request.filepath,
+            prefix=request.prefix,
+            suffix=request.suffix,
+            language=request.language,
+            session_id=request.session_id,
+        )
+
+    def _generation_request(
+        self, request: CompletionRequest, progress: _Progress, snippets: tuple[Snippet, ...]
+    ) -> GenerationRequest:
         prompt_settings = self.settings.prompt
         assembled = assemble(
             self.profile,
-            PromptInput(request.prefix, request.suffix, request.language, request.filepath, request.snippets),
+            PromptInput(request.prefix, request.suffix, request.language, request.filepath, snippets),
             self.backend.tokenizer,
             budget_tokens=prompt_settings.budget_tokens,
             suffix_share=prompt_settings.suffix_share,
             heal=self.backend.capabilities.supports_forced_prefix,
+            context_share=prompt_settings.context_share,
         )
         caps = self.settings.completion
         default_cap = caps.inline_max_tokens if progress.mode == "inline" else caps.multiline_max_tokens
@@ -185,7 +210,12 @@ class CompletionService:
         return [Delta(new)]
 
     def _result(
-        self, progress: _Progress, final: Shaped, stats: GenerationStats, prompt_build_ms: float
+        self,
+        progress: _Progress,
+        final: Shaped,
+        stats: GenerationStats,
+        prompt_build_ms: float,
+        context: ContextOutcome,
     ) -> CompletionResult:
         abstain = final.abstain
         if stats.finish_reason == "cancelled" and not progress.emitted:
@@ -207,6 +237,7 @@ class CompletionService:
                 first_action_ms=progress.first_action_ms,
                 total_ms=self._since(progress.started),
             ),
+            context=ContextUse.of(context),
         )
 
     def _since(self, start: float) -> float:

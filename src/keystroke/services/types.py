@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from keystroke.domain.context.items import SourceReport
 from keystroke.domain.engines.base import FinishReason
 from keystroke.domain.postprocess.modes import RequestedMode
 from keystroke.domain.postprocess.shaping import Mode
 from keystroke.domain.prompt.assembly import Snippet
+
+if TYPE_CHECKING:
+    from keystroke.services.context import ContextOutcome
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,21 @@ class Timings:
 
 
 @dataclass(frozen=True)
+class ContextUse:
+    """What context went into the prompt: snippets, and, when the workspace was searched, how."""
+
+    snippets: int
+    depth: str | None = None  # "light", "refresh" or "full"; None when the editor sent the snippets
+    ms: float = 0.0
+    sources: tuple[SourceReport, ...] = ()
+
+    @classmethod
+    def of(cls, outcome: ContextOutcome) -> ContextUse:
+        depth = outcome.depth.name.lower() if outcome.depth is not None else None
+        return cls(len(outcome.snippets), depth, outcome.ms, outcome.reports)
+
+
+@dataclass(frozen=True)
 class CompletionResult:
     id: str
     model: str
@@ -57,6 +77,7 @@ class CompletionResult:
     abstain_reason: str | None
     usage: Usage
     timings: Timings
+    context: ContextUse = ContextUse(0)
 
 
 @dataclass(frozen=True)

@@ -55,12 +55,13 @@ def assemble(
     budget_tokens: int,
     suffix_share: float,
     heal: bool,
+    context_share: float = CONTEXT_SHARE,
 ) -> AssembledPrompt:
     kept, forced = split_boundary(source.prefix) if heal else (source.prefix, "")
     budget = budget_tokens - MARKER_RESERVE
     suffix = fit_suffix(source.suffix, int(budget * suffix_share), tokenizer) if profile.uses_fim else ""
     budget -= tokenizer.count_tokens(suffix)
-    context = render_context(source, int(budget * CONTEXT_SHARE), tokenizer)
+    context = render_context(source, int(budget * context_share), tokenizer)
     budget -= tokenizer.count_tokens(context)
     prefix = fit_prefix(kept, budget, tokenizer)
     prompt = Prompt(_layout(profile, context + prefix, suffix))
@@ -98,26 +99,41 @@ def fit_suffix(text: str, max_tokens: int, tokenizer: Tokenizer) -> str:
     return text[: newline + 1] if newline >= 0 else text[:end]
 
 
+def context_budget(budget_tokens: int, *, fim: bool, suffix_share: float, context_share: float) -> int:
+    """Tokens `assemble` always grants the context blocks (it may grant more when the suffix is short)."""
+    budget = budget_tokens - MARKER_RESERVE
+    return max(0, int(budget * (1 - suffix_share if fim else 1.0) * context_share))
+
+
+def render_block(language: str | None, filepath: str, body: str) -> str:
+    """One context snippet as a commented block headed by its path."""
+    comment = line_comment(language)
+    lines = [f"{comment} Path: {filepath}"]
+    lines += [f"{comment} {line}" if line else comment for line in body.rstrip("\n").split("\n")]
+    return "\n".join(lines) + "\n"
+
+
+def render_header(language: str | None, filepath: str | None) -> str:
+    """The line that names the current file after the context blocks."""
+    return f"{line_comment(language)} Path: {filepath}\n" if filepath else ""
+
+
 def render_context(source: PromptInput, max_tokens: int, tokenizer: Tokenizer) -> str:
-    """Snippets as commented blocks headed by their path, in the given order, within `max_tokens`."""
+    """Snippets as commented blocks, in the given order, then the current file's path; all within `max_tokens`
+    (a block that does not fit ends the context: later blocks rank lower)."""
     if not source.snippets or max_tokens <= 0:
         return ""
-    comment = line_comment(source.language)
+    header = render_header(source.language, source.filepath)
+    used = tokenizer.count_tokens(header) if header else 0
     blocks: list[str] = []
-    used = 0
     for snippet in source.snippets:
-        lines = [f"{comment} Path: {snippet.filepath}"]
-        lines += [f"{comment} {line}" if line else comment for line in snippet.body.rstrip("\n").split("\n")]
-        block = "\n".join(lines) + "\n"
+        block = render_block(source.language, snippet.filepath, snippet.body)
         cost = tokenizer.count_tokens(block)
         if used + cost > max_tokens:
             break
         blocks.append(block)
         used += cost
-    if not blocks:
-        return ""
-    header = f"{comment} Path: {source.filepath}\n" if source.filepath else ""
-    return "".join(blocks) + header
+    return "".join(blocks) + header if blocks else ""
 
 
 def _layout(profile: ModelProfile, prefix: str, suffix: str) -> tuple[PromptPart, ...]:

@@ -98,6 +98,23 @@ class TimingsBody(BaseModel):
     total_ms: float
 
 
+class SourceBody(BaseModel):
+    source: str
+    ms: float
+    items: int
+    status: Literal["ok", "timeout", "skipped", "error"]
+
+
+class ContextBody(BaseModel):
+    snippets: int = Field(description="Context snippets placed in the prompt.")
+    depth: Literal["light", "refresh", "full"] | None = Field(
+        description="How deep the workspace was searched; null when the editor sent the snippets or there is "
+        "no workspace."
+    )
+    ms: float = Field(description="Time spent collecting context.")
+    sources: list[SourceBody] = Field(description="Each context source that ran: its time, items and status.")
+
+
 class CompletionResponse(BaseModel):
     id: str
     model: str
@@ -106,6 +123,7 @@ class CompletionResponse(BaseModel):
     abstain_reason: str | None = Field(description="Why the text is empty, when it is.")
     usage: UsageBody
     timings: TimingsBody
+    context: ContextBody
 
     @classmethod
     def of(cls, result: CompletionResult) -> CompletionResponse:
@@ -117,6 +135,7 @@ class CompletionResponse(BaseModel):
             abstain_reason=result.abstain_reason,
             usage=UsageBody(**asdict(result.usage)),
             timings=TimingsBody(**asdict(result.timings)),
+            context=ContextBody.model_validate(asdict(result.context)),
         )
 
 

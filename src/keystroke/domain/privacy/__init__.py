@@ -1,0 +1,1 @@
+"""What may leave the machine: content exclusion (and, later, redaction)."""
