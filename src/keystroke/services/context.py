@@ -18,6 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from keystroke.config import ContextSettings, Settings
 from keystroke.domain.context.budget import fill
@@ -31,6 +32,9 @@ from keystroke.domain.context.typing_rate import Depth, Thresholds, TypingModel
 from keystroke.domain.engines.base import Tokenizer
 from keystroke.domain.privacy.exclusion import ExclusionRules
 from keystroke.domain.prompt.assembly import Snippet, context_budget, render_block, render_header
+
+if TYPE_CHECKING:
+    from keystroke.services.workspace import SnippetRefresher
 
 Clock = Callable[[], float]
 MAX_SESSIONS = 256
@@ -72,8 +76,10 @@ class ContextService:
         *,
         fim: bool,
         clock: Clock = time.monotonic,
+        refresher: SnippetRefresher | None = None,
     ) -> None:
         self.engine = engine
+        self.refresher = refresher
         self.tokenizer = tokenizer
         self.settings = settings
         self._fim = fim
@@ -97,8 +103,10 @@ class ContextService:
         budgets = SourceBudgets(
             options.definitions_ms, options.recent_edits_ms, options.neighbours_ms, options.retrieval_ms
         )
+        from keystroke.services.workspace import SnippetRefresher
+
         engine = ContextEngine(index, recent=RecentEdits(clock=clock), budgets=budgets)
-        return cls(engine, tokenizer, settings, fim=fim, clock=clock)
+        return cls(engine, tokenizer, settings, fim=fim, clock=clock, refresher=SnippetRefresher(index))
 
     def close(self) -> None:
         self.engine.close()
@@ -138,6 +146,8 @@ class ContextService:
         self._remember_open(relpath)
         request = ContextRequest(relpath, prefix, suffix, language, open_files)
         collection = self.engine.collect(request, depth, session.collection)
+        if depth == Depth.FULL and self.refresher is not None:
+            self.refresher.maybe_refresh()  # the user paused: a good moment to re-cut a stale snippet index
         if collection is not session.collection and collection.reports:
             session.collection = collection
             session.snippets = self._fit(collection.items, language, relpath, prefix, suffix)

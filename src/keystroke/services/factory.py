@@ -1,14 +1,20 @@
-"""Assemble a ready CompletionService from Settings: backend, detected profile, service."""
+"""Assemble a ready CompletionService from Settings: backend, detected profile, context, service."""
 
 from __future__ import annotations
 
 from keystroke.config import Settings
+from keystroke.domain.context.index import RepositoryIndex
 from keystroke.domain.engines.factory import build_backend
 from keystroke.domain.prompt.profiles import detect_profile
 from keystroke.services.completion import CompletionService
+from keystroke.services.context import ContextService
 
 
-def build_service(settings: Settings) -> CompletionService:
+def build_service(settings: Settings, index: RepositoryIndex | None = None) -> CompletionService:
+    """The completion service; with an `index`, it collects context from that workspace itself."""
     backend = build_backend(settings.engine)
     profile = detect_profile(backend.info.special_tokens, settings.engine.profile)
-    return CompletionService(backend, profile, settings)
+    context = None
+    if index is not None:
+        context = ContextService.for_workspace(index, backend.tokenizer, settings, fim=profile.uses_fim)
+    return CompletionService(backend, profile, settings, context=context)

@@ -13,7 +13,7 @@ prefetches the related files' identifier windows so the next collection finds th
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -29,6 +29,7 @@ from keystroke.domain.context.recent import RecentEdits
 from keystroke.domain.context.typing_rate import Depth
 
 Clock = Callable[[], float]
+SourceFunction = Callable[[sources.Query], list[ContextItem]]
 
 REFRESHED: frozenset[SourceName] = frozenset({"definitions", "retrieval"})
 
@@ -75,12 +76,15 @@ class ContextEngine:
         budgets: SourceBudgets | None = None,
         clock: Clock = time.perf_counter,
         threads: int = 4,
+        overrides: Mapping[SourceName, SourceFunction] | None = None,
     ) -> None:
+        """`overrides` replaces sources by name: for fault injection (a stalling or failing source)."""
         self.index = index
         self.recent = recent or RecentEdits()
         self.active = active or ActiveFiles()
         self.budgets = budgets or SourceBudgets()
         self._clock = clock
+        self._overrides = dict(overrides or {})
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="keystroke-context")
 
     def close(self) -> None:
@@ -112,9 +116,11 @@ class ContextEngine:
                 near = _near_names(active.tree, request)
         return sources.Query(request.filepath, request.prefix, request.suffix, imports, request.open_files, near)
 
-    def _source(self, name: SourceName) -> Callable[[sources.Query], list[ContextItem]]:
+    def _source(self, name: SourceName) -> SourceFunction:
+        if name in self._overrides:
+            return self._overrides[name]
         index = self.index
-        table: dict[SourceName, Callable[[sources.Query], list[ContextItem]]] = {
+        table: dict[SourceName, SourceFunction] = {
             "definitions": lambda query: sources.definitions(index, query),
             "recent_edits": lambda query: sources.recent_edits(index, self.recent, query),
             "neighbours": lambda query: sources.neighbours(index, query),

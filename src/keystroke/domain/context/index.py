@@ -79,6 +79,7 @@ class RepositoryIndex:
         self._workers = workers or min(4, os.cpu_count() or 1)
         self._lock = threading.Lock()
         self._records: dict[str, FileRecord] = {}
+        self.last_summary: IndexSummary | None = None
         self._texts: LruCache[tuple[str, str], str | None] = LruCache("file texts", 256)
         self._lines: LruCache[tuple[str, str], list[str] | None] = LruCache("file lines", 256)
         self._identifiers: LruCache[tuple[str, str], frozenset[str]] = LruCache("file identifiers", 1024)
@@ -106,7 +107,8 @@ class RepositoryIndex:
         current = {r.relpath for r in records}
         removed = [path for path in known if path not in current]
         fresh = {r.record.hash: r.summary for r in reads if r.record is not None and r.summary is not None}
-        new = {h: s for h, s in fresh.items() if h not in self.store.known_hashes(fresh)}
+        known_hashes = self.store.known_hashes(fresh)
+        new = {h: s for h, s in fresh.items() if h not in known_hashes}
         self.store.save(records, new, removed)
         self.store.prune()
         with self._lock:
@@ -115,7 +117,11 @@ class RepositoryIndex:
         files, symbols = self.store.counts()
         windows = len(self.snippets.windows) if self.snippets else 0
         elapsed = time.perf_counter() - started
-        return IndexSummary(files, len(new), len(records) - len(new), len(removed), symbols, windows, elapsed, snippets)
+        summary = IndexSummary(
+            files, len(new), len(records) - len(new), len(removed), symbols, windows, elapsed, snippets
+        )
+        self.last_summary = summary
+        return summary
 
     def update(self, relpaths: Iterable[str]) -> IndexSummary:
         """Apply changes to these paths (edited, created or deleted files); changed files leave the snippet
@@ -168,6 +174,11 @@ class RepositoryIndex:
         if record is None:
             return None
         return self._lines.get_or_compute((relpath, record.hash), lambda: _split(self.read(relpath)))
+
+    def cached_lines(self, relpath: str) -> list[str] | None:
+        """`lines` if they are in memory already, without touching the disk (which may hold newer text)."""
+        record = self._records.get(relpath)
+        return self._lines.get((relpath, record.hash)) if record is not None else None
 
     def identifiers(self, relpath: str) -> frozenset[str]:
         """The identifier set of an indexed file (from the project cache; 1024 files kept in memory)."""

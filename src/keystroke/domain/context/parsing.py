@@ -22,9 +22,9 @@ from keystroke.domain.context.languages import grammar_of
 DefinitionKind = Literal["function", "class", "method", "variable"]
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_LONG_IDENTIFIER = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]{2,}")  # three characters or more: the ones worth comparing
 MAX_SIGNATURE = 200
 MAX_DOCSTRING = 300
-_MIN_IDENTIFIER = 3
 
 # node types per grammar; wrappers are unwrapped to the definition inside them
 _FUNCTIONS = {
@@ -112,7 +112,7 @@ def parse(text: str, language: str, old_tree: Tree | None = None) -> Tree | None
 
 def summarize(text: str, language: str, tree: Tree | None = None) -> FileSummary:
     tree = tree or parse(text, language)
-    identifiers = frozenset(word for word in IDENTIFIER.findall(text) if len(word) >= _MIN_IDENTIFIER)
+    identifiers = frozenset(_LONG_IDENTIFIER.findall(text))
     if tree is None:
         return FileSummary(language, (), (), identifiers)
     definitions: list[Definition] = []
@@ -150,7 +150,7 @@ def code_names(tree: Tree, language: str, start_byte: int, end_byte: int) -> lis
 
 
 def identifiers_in(text: str) -> set[str]:
-    return {word for word in IDENTIFIER.findall(text) if len(word) >= _MIN_IDENTIFIER}
+    return set(_LONG_IDENTIFIER.findall(text))
 
 
 def _definitions(outer: Node, scope: str) -> Iterator[Definition]:

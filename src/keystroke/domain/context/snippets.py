@@ -29,6 +29,7 @@ STRIDE_LINES = 20
 _WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 _FORMAT = "1"
 COMMON_SHARE = 0.05
+COMMON_MIN_WINDOWS = 200  # in a small repository every term is cheap, so none is skipped
 
 
 @dataclass(frozen=True)
@@ -132,11 +133,11 @@ class SnippetIndex:
         return frozenset(self._stale)
 
     def _common_terms(self) -> frozenset[int]:
-        """Ids of terms in more than `COMMON_SHARE` of the windows: they barely move BM25 and their long
-        postings are most of a query's cost, so queries skip them."""
+        """Ids of terms in more than `COMMON_SHARE` of the windows (and over `COMMON_MIN_WINDOWS`): they barely
+        move BM25 and their long postings are most of a query's cost, so queries skip them."""
         if self._common is None:
             postings = np.diff(np.asarray(self._model.scores["indptr"]))  # type: ignore[attr-defined]
-            limit = COMMON_SHARE * len(self.windows)
+            limit = max(COMMON_SHARE * len(self.windows), COMMON_MIN_WINDOWS)
             self._common = frozenset(int(i) for i in np.flatnonzero(postings > limit))
         return self._common
 

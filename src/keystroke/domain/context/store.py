@@ -16,7 +16,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from keystroke.domain.context.parsing import Definition, FileSummary, Import
@@ -96,8 +96,7 @@ class ProjectStore:
         with self._lock:
             self._db.execute("BEGIN")
             try:
-                for digest, summary in summaries.items():
-                    self._insert_summary(digest, summary)
+                self._insert_summaries(summaries)
                 self._db.executemany(
                     "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)",
                     [(r.relpath, r.hash, r.size, r.mtime_ns) for r in records],
@@ -165,16 +164,27 @@ class ProjectStore:
             self._db.executescript(_SCHEMA)
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
 
-    def _insert_summary(self, digest: str, summary: FileSummary) -> None:
-        imports = json.dumps([[i.module, list(i.names), i.level] for i in summary.imports])
-        identifiers = " ".join(sorted(summary.identifiers))
-        self._db.execute(
-            "INSERT OR IGNORE INTO summaries VALUES (?, ?, ?, ?)", (digest, summary.language, imports, identifiers)
+    def _insert_summaries(self, summaries: dict[str, FileSummary]) -> None:
+        self._db.executemany("DELETE FROM definitions WHERE hash = ?", [(digest,) for digest in summaries])
+        self._db.executemany(
+            "INSERT OR IGNORE INTO summaries VALUES (?, ?, ?, ?)",
+            [
+                (
+                    digest,
+                    s.language,
+                    json.dumps([[i.module, list(i.names), i.level] for i in s.imports]),
+                    " ".join(s.identifiers),
+                )
+                for digest, s in summaries.items()
+            ],
         )
-        self._db.execute("DELETE FROM definitions WHERE hash = ?", (digest,))
         self._db.executemany(
             "INSERT INTO definitions VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(digest, *asdict(d).values()) for d in summary.definitions],
+            [
+                (digest, d.name, d.kind, d.signature, d.docstring, d.line, d.scope)
+                for digest, s in summaries.items()
+                for d in s.definitions
+            ],
         )
 
     def _meta(self, key: str) -> str | None:

@@ -26,7 +26,13 @@ from keystroke.transports.cli.main import engine_options, settings_from
     show_default=True,
     help="Server log level. Logs never contain code.",
 )
-def serve(host: str | None, port: int | None, log_level: str, **options: Any) -> None:
+@click.option(
+    "--workspace",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Index this folder and collect context from it for requests whose filepath lies inside it "
+    "(embedded single-user mode; requests that send their own snippets keep them).",
+)
+def serve(host: str | None, port: int | None, log_level: str, workspace: Path | None, **options: Any) -> None:
     """Run the completion gateway on the embedded engine.
 
     \b
@@ -37,7 +43,8 @@ def serve(host: str | None, port: int | None, log_level: str, **options: Any) ->
     """
     from keystroke.transports.http.server import run_server
 
-    run_server(settings_from(options, **{"server.host": host, "server.port": port}), log_level)
+    settings = settings_from(options, **{"server.host": host, "server.port": port, "context.workspace": workspace})
+    run_server(settings, log_level)
 
 
 @click.command()

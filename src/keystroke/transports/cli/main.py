@@ -72,6 +72,8 @@ def cli() -> None:
     \b
     Quick start (offline, default model):
       keystroke serve                              # gateway on http://127.0.0.1:8765
+      keystroke serve --workspace .                # ... collecting context from this folder itself
+      keystroke index .                            # build (or refresh) the folder's context index
       keystroke complete app.py --line 12 --column 5
       keystroke eval humaneval-infill --data ../shared/eval-data/human-eval-infilling --limit 50
       keystroke bench typing
@@ -79,11 +81,12 @@ def cli() -> None:
 
 
 def main() -> None:
-    from keystroke.transports.cli import bench, commands, evaluate
+    from keystroke.transports.cli import bench, commands, evaluate, index
 
     cli.add_command(commands.serve)
     cli.add_command(commands.complete)
     cli.add_command(commands.models)
+    cli.add_command(index.index_command)
     cli.add_command(evaluate.eval_group)
     cli.add_command(bench.bench_group)
     cli(prog_name="keystroke")

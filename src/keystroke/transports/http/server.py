@@ -9,8 +9,10 @@ import click
 import uvicorn
 
 from keystroke.config import Settings
+from keystroke.domain.context.index import RepositoryIndex
 from keystroke.errors import ConfigError
 from keystroke.services.factory import build_service
+from keystroke.services.workspace import Watcher, open_workspace
 from keystroke.transports.http.app import create_app
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -20,9 +22,13 @@ BACKLOG = 2048
 def run_server(settings: Settings, log_level: str = "warning") -> None:
     sock = _bind(settings.server.host, settings.server.port)  # a taken port fails before the model loads
     host, port = sock.getsockname()[:2]
-    click.echo(f"keystroke: loading model {settings.engine.model} ...", err=True)
+    watcher: Watcher | None = None
     try:
-        service = build_service(settings)
+        index = _open_workspace(settings)
+        click.echo(f"keystroke: loading model {settings.engine.model} ...", err=True)
+        service = build_service(settings, index)
+        if index is not None and service.context is not None and settings.context.watch:
+            watcher = Watcher(index, service.context.engine.recent).start()
     except BaseException:
         sock.close()
         raise
@@ -38,7 +44,37 @@ def run_server(settings: Settings, log_level: str = "warning") -> None:
     )
     sys.stdout.flush()
     config = uvicorn.Config(create_app(service), log_level=log_level, access_log=False, lifespan="on")
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        if watcher is not None:
+            watcher.stop()
+        if service.context is not None:
+            service.context.close()
+            service.context.engine.index.close()
+
+
+def _open_workspace(settings: Settings) -> RepositoryIndex | None:
+    """Index the configured workspace (a progress bar on a terminal, a summary line always)."""
+    if settings.context.workspace is None:
+        return None
+    from tqdm import tqdm
+
+    with tqdm(desc="index", unit="file", disable=None, file=sys.stderr) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total, bar.n = total, done
+            bar.refresh()
+
+        index = open_workspace(settings, progress)
+    summary = index.last_summary
+    if summary is not None:
+        click.echo(
+            f"keystroke: workspace {index.root}: {summary.files} files, {summary.symbols} symbols, "
+            f"{summary.windows} snippet windows ({summary.seconds:.1f} s)",
+            err=True,
+        )
+    return index
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -1,0 +1,130 @@
+"""The context service with the real model's tokenizer: budget, stability while typing, privacy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from keystroke.domain.context.index import RepositoryIndex
+from keystroke.domain.prompt.assembly import PromptInput, Snippet, assemble, context_budget
+from keystroke.services.completion import CompletionService
+from keystroke.services.context import ContextService, allowed_snippets, exclusion_rules
+from keystroke.services.types import CompletionRequest
+from tests.conftest import make_settings, run
+from tests.fixtures.workspace import FILES, SECRET
+
+pytestmark = pytest.mark.model
+
+CART = FILES["shop/cart.py"]
+CURSOR = CART.index("        return with_tax(discounted)")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def context(index: RepositoryIndex, service: CompletionService) -> Iterator[tuple[ContextService, Clock]]:
+    clock = Clock()
+    built = ContextService.for_workspace(index, service.backend.tokenizer, make_settings(), fim=False, clock=clock)
+    yield built, clock
+    built.close()
+
+
+def ask(context: ContextService, offset: int) -> tuple[Snippet, ...]:
+    at = CURSOR + offset
+    outcome = context.snippets_for(
+        filepath="shop/cart.py", prefix=CART[:at], suffix=CART[at:], language="python", session_id="s"
+    )
+    return outcome.snippets
+
+
+def prompt_text(service: CompletionService, snippets: tuple[Snippet, ...], at: int, budget: int = 1024) -> str:
+    assembled = assemble(
+        service.profile,
+        PromptInput(CART[:at], CART[at:], "python", "shop/cart.py", snippets),
+        service.backend.tokenizer,
+        budget_tokens=budget,
+        suffix_share=0.25,
+        heal=True,
+    )
+    return "".join(part for part in assembled.prompt.parts if isinstance(part, str))
+
+
+def test_snippets_fill_the_budget_and_never_more(
+    context: tuple[ContextService, Clock], service: CompletionService
+) -> None:
+    ctx, _ = context
+    snippets = ask(ctx, 0)
+    assert snippets
+    budget = context_budget(1024, fim=False, suffix_share=0.25, context_share=0.25)
+    text = prompt_text(service, snippets, CURSOR)
+    context_part = text[: text.index("# Path: shop/cart.py\n") + len("# Path: shop/cart.py\n")]
+    assert service.backend.tokenizer.count_tokens(context_part) <= budget
+    for small in (64, 128, 300):
+        assert service.backend.tokenizer.count_tokens(prompt_text(service, snippets, CURSOR, small)) <= small
+
+
+def test_typing_fast_keeps_the_snippets_and_the_prompt_prefix(
+    context: tuple[ContextService, Clock], service: CompletionService
+) -> None:
+    ctx, clock = context
+    first = ask(ctx, 0)
+    previous = prompt_text(service, first, CURSOR)
+    for step in range(1, 8):
+        clock.now += 0.08  # 80 ms between keystrokes: light
+        assert ask(ctx, step) == first
+        current = prompt_text(service, first, CURSOR + step)
+        shared = len(previous) - 24  # all but the last line's tail
+        assert current[:shared] == previous[:shared]
+        previous = current
+
+
+def test_a_pause_refreshes_and_the_order_is_deterministic(context: tuple[ContextService, Clock]) -> None:
+    ctx, clock = context
+    first = ask(ctx, 0)
+    clock.now += 0.3
+    assert ask(ctx, 0) == first  # same code, same search: same snippets in the same order
+
+
+def test_no_secret_reaches_the_prompt(context: tuple[ContextService, Clock], service: CompletionService) -> None:
+    ctx, _ = context
+    for offset in (0, -40, -200):
+        assert SECRET not in prompt_text(service, ask(ctx, offset), CURSOR + offset)
+
+
+def test_editor_snippets_from_excluded_paths_are_dropped() -> None:
+    rules = exclusion_rules(make_settings().context)
+    given = (Snippet("/home/me/app/.env", SECRET), Snippet("src/util.py", "def f(): pass"), Snippet("id_rsa", SECRET))
+    assert allowed_snippets(given, rules) == (Snippet("src/util.py", "def f(): pass"),)
+
+
+def test_a_file_outside_the_workspace_gets_no_collection(context: tuple[ContextService, Clock]) -> None:
+    ctx, _ = context
+    assert ctx.relative("/somewhere/else.py") is None
+    assert ctx.relative("../escape.py") is None
+    assert ctx.relative(str(ctx.engine.index.root / "shop" / "cart.py")) == "shop/cart.py"
+
+
+def test_the_completion_service_reports_the_context_it_used(index: RepositoryIndex, service: CompletionService) -> None:
+    settings = make_settings()
+    ctx = ContextService.for_workspace(index, service.backend.tokenizer, settings, fim=False)
+    with_context = CompletionService(service.backend, service.profile, settings, context=ctx)
+    request = CompletionRequest(CART[:CURSOR], CART[CURSOR:], "python", "shop/cart.py", mode="inline")
+    result = run(with_context.complete(request))
+    ctx.close()
+    assert result.context.depth == "full"
+    assert result.context.snippets > 0
+    assert [s.source for s in result.context.sources] == ["definitions", "recent_edits", "neighbours", "retrieval"]
+    given = run(
+        with_context.complete(
+            CompletionRequest(CART[:CURSOR], "", "python", "shop/cart.py", snippets=(Snippet("x.py", "def x(): pass"),))
+        )
+    )
+    assert given.context.depth is None
+    assert given.context.snippets == 1
