@@ -27,7 +27,7 @@ from keystroke.domain.postprocess.modes import resolve_mode
 from keystroke.domain.postprocess.ranking import choose, rank_plan
 from keystroke.domain.postprocess.shaping import Mode, Shaped, Tail, shape, stop_check
 from keystroke.domain.postprocess.syntax import is_python
-from keystroke.domain.prompt.assembly import PromptInput, Snippet, assemble
+from keystroke.domain.prompt.assembly import PrefixCutMemo, PromptInput, Snippet, assemble
 from keystroke.domain.prompt.profiles import ModelProfile
 from keystroke.errors import InvalidRequestError, PayloadTooLargeError
 from keystroke.services.context import ContextOutcome, ContextService, allowed_snippets, exclusion_rules
@@ -81,6 +81,7 @@ class CompletionService:
         self._clock = clock
         self._sessions = SessionRegistry()
         self._rules = exclusion_rules(settings.context)
+        self._cuts = PrefixCutMemo()
 
     async def complete(self, request: CompletionRequest) -> CompletionResult:
         """The whole completion at once (the non-streaming path)."""
@@ -168,6 +169,7 @@ class CompletionService:
             suffix_share=prompt_settings.suffix_share,
             heal=self.backend.capabilities.supports_forced_prefix,
             context_share=prompt_settings.context_share,
+            memo=self._cuts,
         )
         caps = self.settings.completion
         default_cap = caps.inline_max_tokens if progress.mode == "inline" else caps.multiline_max_tokens

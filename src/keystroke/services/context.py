@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from keystroke.config import ContextSettings, Settings
 from keystroke.domain.context.budget import fill
+from keystroke.domain.context.cache import LruCache
 from keystroke.domain.context.engine import Collection, ContextEngine, ContextRequest, SourceBudgets
 from keystroke.domain.context.index import RepositoryIndex
 from keystroke.domain.context.items import ContextItem, SourceReport
@@ -88,6 +89,8 @@ class ContextService:
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
         self._open: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
+        # rendered block -> its tokens with this service's tokenizer; snippets recur from pause to pause
+        self._costs: LruCache[str, int] = LruCache("context block costs", 1024)
 
     @classmethod
     def for_workspace(
@@ -164,7 +167,8 @@ class ContextService:
         local = identifiers_in(prefix[-4000:] + suffix[:1000])
 
         def cost(item: ContextItem) -> int:
-            return self.tokenizer.count_tokens(render_block(language, item.filepath, item.body))
+            block = render_block(language, item.filepath, item.body)
+            return self._costs.get_or_compute(block, lambda: self.tokenizer.count_tokens(block))
 
         return tuple(Snippet(item.filepath, item.body) for item in fill(items, budget, cost, local))
 

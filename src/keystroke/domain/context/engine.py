@@ -166,7 +166,7 @@ class ContextEngine:
 def _near_names(tree: Tree, request: ContextRequest) -> tuple[str, ...]:
     """Code identifiers of the local window, nearest the cursor first (before it, then after it)."""
     assert request.language is not None
-    before = "\n".join(request.prefix.rsplit("\n", sources.LOCAL_BEFORE - 1)[-sources.LOCAL_BEFORE :])
+    before = "\n".join(request.prefix.rsplit("\n", sources.LOCAL_BEFORE)[-sources.LOCAL_BEFORE :])
     after = "\n".join(request.suffix.split("\n", sources.LOCAL_AFTER)[: sources.LOCAL_AFTER])
     cursor = len(request.prefix.encode("utf-8"))
     start, end = cursor - len(before.encode("utf-8")), cursor + len(after.encode("utf-8"))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import posixpath
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -80,6 +81,7 @@ class RepositoryIndex:
         self._lock = threading.Lock()
         self._records: dict[str, FileRecord] = {}
         self.last_summary: IndexSummary | None = None
+        self._folders: tuple[dict[str, FileRecord], dict[str, list[str]]] | None = None
         self._texts: LruCache[tuple[str, str], str | None] = LruCache("file texts", 256)
         self._lines: LruCache[tuple[str, str], list[str] | None] = LruCache("file lines", 256)
         self._identifiers: LruCache[tuple[str, str], frozenset[str]] = LruCache("file identifiers", 1024)
@@ -138,9 +140,11 @@ class RepositoryIndex:
         fresh = {r.record.hash: r.summary for r in reads if r.record is not None and r.summary is not None}
         self.store.save(records, fresh, removed)
         with self._lock:
+            current = dict(self._records)  # replaced, never mutated: readers may be iterating the old one
             for path in removed:
-                self._records.pop(path, None)
-            self._records.update({r.relpath: r for r in records})
+                current.pop(path, None)
+            current.update({r.relpath: r for r in records})
+            self._records = current
         if self.snippets is not None:
             self.snippets.mark_stale([*removed, *(r.relpath for r in records)])
         files, symbols = self.store.counts()
@@ -157,8 +161,13 @@ class RepositoryIndex:
 
     def files_in(self, folder: str) -> list[str]:
         """Indexed files directly in `folder` ('' for the root), sorted."""
-        prefix = folder + "/" if folder else ""
-        return sorted(p for p in self._records if p.startswith(prefix) and "/" not in p[len(prefix) :])
+        records = self._records
+        if self._folders is None or self._folders[0] is not records:
+            folders: dict[str, list[str]] = {}
+            for path in sorted(records):
+                folders.setdefault(posixpath.dirname(path), []).append(path)
+            self._folders = (records, folders)
+        return list(self._folders[1].get(folder, ()))
 
     def read(self, relpath: str) -> str | None:
         """An indexed file's text as last indexed; None for a path that is not indexed (excluded, binary,

@@ -103,7 +103,7 @@ class SnippetIndex:
             if saved.get("format") != _FORMAT:
                 return None
             windows = [Window(*row) for row in saved["windows"]]
-            model = bm25s.BM25.load(str(directory / "bm25"), mmap=True, show_progress=False) if windows else None
+            model = bm25s.BM25.load(str(directory / "bm25"), mmap=False, show_progress=False) if windows else None
         except (OSError, ValueError, KeyError, TypeError):
             return None
         return cls(windows, model, saved["hashes"])

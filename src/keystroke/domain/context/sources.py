@@ -34,8 +34,9 @@ MAX_METHODS = 8
 MAX_AMBIGUOUS = 2  # a name defined in more places than this is not looked up by name alone
 MAX_NEAR = 24
 _ATTRIBUTE = re.compile(r"\b([A-Za-z_]\w*)\.([A-Za-z_]\w*)")
-_BINDING = re.compile(r"(?:\bdef|\bclass)\s+([A-Za-z_]\w*)|^[ \t]*([A-Za-z_]\w*)[ \t]*(?::[^=\n]*)?=(?!=)", re.M)
-_PARAMETERS = re.compile(r"\bdef\s+\w+\s*\(([^)]*)\)", re.S)
+_BINDING = re.compile(r"^[ \t]*(?:(?:async[ \t]+)?(?:def|class)[ \t]+(\w+)|(\w+)[ \t]*(?::[^=\n]*)?=(?!=))", re.M)
+_PARAMETERS = re.compile(r"^[ \t]*(?:async[ \t]+)?def[ \t]+\w+[ \t]*\(([^)]*)\)", re.M)
+_CALLED = re.compile(r"\b(\w+)\(")
 _BUILTINS = frozenset(dir(builtins)) | frozenset(keyword.kwlist) | {"self", "cls"}
 
 
@@ -50,7 +51,7 @@ class Query:
 
     def before(self, lines: int) -> str:
         """The last `lines` lines before the cursor (the cursor's own line counts)."""
-        return "\n".join(self.prefix.rsplit("\n", lines - 1)[-lines:])
+        return "\n".join(self.prefix.rsplit("\n", lines)[-lines:])
 
     def after(self, lines: int) -> str:
         return "\n".join(self.suffix.split("\n", lines)[:lines])
@@ -89,7 +90,8 @@ def definitions(index: RepositoryIndex, query: Query) -> list[ContextItem]:
                     add(path, definition, rank.get(attribute, rank.get(base, len(rank))))
     resolved = {name for _, name in found} | set(modules) | _bound_in(query.prefix + query.suffix)
     local = query.local_text
-    wanted = [n for n in near if n not in resolved and (n[:1].isupper() or re.search(rf"\b{n}\(", local))]
+    called = set(_CALLED.findall(local))
+    wanted = [n for n in near if n not in resolved and (n[:1].isupper() or n in called)]
     for hit in index.definitions(wanted, unique=MAX_AMBIGUOUS):
         if hit.definition.kind != "variable":
             add(hit.relpath, hit.definition, len(rank) + rank.get(hit.definition.name, 0))
@@ -201,8 +203,9 @@ def _definition_item(index: RepositoryIndex, path: str, definition: Definition) 
 
 
 def _jaccard(a: set[str] | frozenset[str], b: set[str] | frozenset[str]) -> float:
-    union = len(a | b)
-    return len(a & b) / union if union else 0.0
+    shared = len(a & b)
+    union = len(a) + len(b) - shared
+    return shared / union if union else 0.0
 
 
 def _best_window(index: RepositoryIndex, path: str, local: set[str]) -> tuple[int, str] | None:

@@ -11,6 +11,8 @@ Order and cuts are chosen for the KV cache as much as for the model:
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,6 +24,8 @@ from keystroke.domain.prompt.profiles import ORDERS, ModelProfile
 MARKER_RESERVE = 8
 CONTEXT_SHARE = 0.25
 MAX_CHARS_PER_TOKEN = 8
+_MEMO_KEY_CHARS = 128
+TYPICAL_CHARS_PER_TOKEN = 4
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,7 @@ def assemble(
     suffix_share: float,
     heal: bool,
     context_share: float = CONTEXT_SHARE,
+    memo: PrefixCutMemo | None = None,
 ) -> AssembledPrompt:
     kept, forced = split_boundary(source.prefix) if heal else (source.prefix, "")
     budget = budget_tokens - MARKER_RESERVE
@@ -63,26 +68,85 @@ def assemble(
     budget -= tokenizer.count_tokens(suffix)
     context = render_context(source, int(budget * context_share), tokenizer)
     budget -= tokenizer.count_tokens(context)
-    prefix = fit_prefix(kept, budget, tokenizer)
+    prefix = fit_prefix(kept, budget, tokenizer, memo)
     prompt = Prompt(_layout(profile, context + prefix, suffix))
     return AssembledPrompt(prompt, forced, prefix_chars=len(prefix), suffix_chars=len(suffix))
 
 
-def fit_prefix(text: str, max_tokens: int, tokenizer: Tokenizer) -> str:
+def fit_prefix(text: str, max_tokens: int, tokenizer: Tokenizer, memo: PrefixCutMemo | None = None) -> str:
     """The end of `text` within `max_tokens`, cut at a line start on a grid that moves only every ~quantum."""
     if max_tokens <= 0:
         return ""
     if len(text.encode("utf-8")) <= max_tokens:
         return text
-    window_start = max(0, len(text) - max_tokens * MAX_CHARS_PER_TOKEN)
-    needed = window_start + tokenizer.tail_start(text[window_start:], max_tokens)
+    reused = memo.reuse(text, max_tokens) if memo is not None else None
+    if reused is not None:
+        return text[reused:]
+    needed = _tail_start(text, max_tokens, tokenizer)
     if needed == 0:
         return text
     quantum = max(256, max_tokens)
     grid = -(-needed // quantum) * quantum
     newline = text.find("\n", grid - 1)
     cut = newline + 1 if newline >= 0 else grid
+    if memo is not None:
+        memo.remember(text, max_tokens, cut, tokenizer.count_tokens(text[cut:]))
     return text[cut:]
+
+
+class PrefixCutMemo:
+    """Where the last prompts' prefixes were cut, so typing does not re-tokenize the whole window.
+
+    While the user types, the new prefix extends the previous one; appending n bytes adds at most n tokens,
+    so the previous cut still fits as long as the known count plus the appended bytes stays within the
+    budget, and no tokenizing is needed (it costs about 1 ms per 1,000 characters on a CPU). Entries are
+    keyed by the text's first characters and the budget, hold the whole text they were computed for, and
+    are checked with `startswith`, so a wrong reuse is impossible.
+
+    Size: `capacity` entries (LRU). Thread-safety: a lock around the table. Clear with `clear()`.
+    """
+
+    def __init__(self, capacity: int = 64) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[tuple[str, int], tuple[str, int, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def reuse(self, text: str, max_tokens: int) -> int | None:
+        key = (text[:_MEMO_KEY_CHARS], max_tokens)
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is None:
+            return None
+        known, cut, tokens = entry
+        if not text.startswith(known):
+            return None
+        grown = tokens + len(text[len(known) :].encode("utf-8"))
+        return cut if grown <= max_tokens else None
+
+    def remember(self, text: str, max_tokens: int, cut: int, tokens: int) -> None:
+        with self._lock:
+            key = (text[:_MEMO_KEY_CHARS], max_tokens)
+            self._entries.pop(key, None)
+            self._entries[key] = (text, cut, tokens)
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def _tail_start(text: str, max_tokens: int, tokenizer: Tokenizer) -> int:
+    """Where the last `max_tokens` tokens of `text` start. Tokenizing is the costly part (about 1 ms per
+    1,000 characters on a CPU), so the window tried first assumes typical code (`TYPICAL_CHARS_PER_TOKEN`)
+    and only grows, up to `MAX_CHARS_PER_TOKEN`, when it holds fewer tokens than asked."""
+    chars = max_tokens * TYPICAL_CHARS_PER_TOKEN
+    while True:
+        window_start = max(0, len(text) - chars)
+        start = tokenizer.tail_start(text[window_start:], max_tokens)
+        if start > 0 or window_start == 0 or chars >= max_tokens * MAX_CHARS_PER_TOKEN:
+            return window_start + start
+        chars *= 2
 
 
 def fit_suffix(text: str, max_tokens: int, tokenizer: Tokenizer) -> str:

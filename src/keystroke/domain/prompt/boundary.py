@@ -21,7 +21,9 @@ _LAST_PIECE = re.compile(r"(?:\s+|[ ]?\w+|[ ]?[^\s\w]+)\Z")
 
 def split_boundary(prefix: str) -> tuple[str, str]:
     """(`kept`, `heal`) with kept + heal == prefix; `heal` is what the model must regenerate first."""
-    match = _LAST_PIECE.search(prefix)
+    # Only the tail can hold the piece: a match that fills the whole window is longer than the limit anyway.
+    window = prefix[-(MAX_HEAL_CHARS + 1) :]
+    match = _LAST_PIECE.search(window)
     if match is None or len(match.group()) > MAX_HEAL_CHARS:
         return prefix, ""
-    return prefix[: match.start()], match.group()
+    return prefix[: len(prefix) - len(window) + match.start()], match.group()

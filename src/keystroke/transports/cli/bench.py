@@ -110,3 +110,55 @@ def gateway_bench(requests: int, json_out: Path | None, **options: Any) -> None:
     if json_out is not None:
         json_out.write_text(json.dumps(report.to_json(), indent=1))
         click.echo(f"results written to {json_out}")
+
+
+@bench_group.command("context")
+@click.option(
+    "--workspace",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder to index (default: Python's standard library, about 1,800 files).",
+)
+@click.option("--file", "relpath", default="textwrap.py", show_default=True, help="File to type in, in the workspace.")
+@click.option("--function", help="Function or method to type (default: the longest one in the file).")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write results here.")
+@engine_options
+def context_bench(
+    workspace: Path | None, relpath: str, function: str | None, json_out: Path | None, **options: Any
+) -> None:
+    """Type one function of a real file; time context assembly per keystroke and per source, and measure how
+    much of each prompt the previous one shares (what the KV cache keeps).
+
+    The floor beside our figure is prompt assembly alone, with the same snippets, in the same run.
+    """
+    from tqdm import tqdm
+
+    from keystroke.benchmarks.context import SimulatedClock, format_context, run_context
+    from keystroke.domain.engines.factory import build_backend
+    from keystroke.domain.engines.llama_engine import LlamaEngine
+    from keystroke.domain.prompt.profiles import detect_profile
+    from keystroke.services.context import ContextService
+    from keystroke.services.workspace import open_workspace
+
+    root = workspace or Path(textwrap.__file__).parent
+    settings = settings_from(options)
+    click.echo(f"indexing {root} ...", err=True)
+    index = open_workspace(settings, root=root)
+    backend = build_backend(settings.engine)
+    profile = detect_profile(backend.info.special_tokens, settings.engine.profile)
+    engine = backend.tokenizer
+    assert isinstance(engine, LlamaEngine)
+    clock = SimulatedClock()
+    context = ContextService.for_workspace(index, engine, settings, fim=profile.uses_fim, clock=clock)
+    try:
+        with tqdm(desc="typing", unit="key", disable=None) as bar:
+            report = run_context(context, clock, profile, engine.encode, settings, relpath, function, bar.update)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    finally:
+        context.close()
+        index.close()
+        asyncio.run(backend.aclose())
+    click.echo(format_context(report))
+    if json_out is not None:
+        json_out.write_text(json.dumps(report.as_json(), indent=2))
+        click.echo(f"results written to {json_out}")
