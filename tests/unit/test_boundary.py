@@ -1,7 +1,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from keystroke.domain.prompt.boundary import MAX_HEAL_CHARS, split_boundary
+from keystroke.domain.prompt.boundary import _LAST_PIECE, MAX_HEAL_CHARS, split_boundary
 
 
 def test_a_prompt_ending_on_a_newline_gives_the_newline_back_to_the_model() -> None:
@@ -33,3 +33,17 @@ def test_the_split_always_reassembles_the_prefix(prefix: str) -> None:
     kept, heal = split_boundary(prefix)
     assert kept + heal == prefix
     assert len(heal) <= MAX_HEAL_CHARS
+
+
+@given(st.text(alphabet=" \n\tab_:(.", max_size=80))
+def test_searching_only_the_tail_agrees_with_searching_everything(prefix: str) -> None:
+    match = _LAST_PIECE.search(prefix)
+    expected = (
+        (prefix, "")
+        if match is None or len(match.group()) > MAX_HEAL_CHARS
+        else (
+            prefix[: match.start()],
+            match.group(),
+        )
+    )
+    assert split_boundary(prefix) == expected
