@@ -90,3 +90,12 @@ def test_relative_imports_resolve_from_the_importing_file(index: RepositoryIndex
     assert index.resolve_module("shop.pricing") == ["shop/pricing.py"]
     assert index.resolve_module("shop") == ["shop/__init__.py"]
     assert index.resolve_module("nowhere") == []
+
+
+def test_a_workspace_that_is_a_package_resolves_its_own_absolute_imports(workspace: Path, tmp_path: Path) -> None:
+    package = RepositoryIndex(workspace / "shop", cache_dir=tmp_path / "cache2")
+    package.build()
+    assert package.resolve_module("shop.pricing") == ["pricing.py"]
+    assert package.resolve_module("shop") == ["__init__.py"]
+    assert package.resolve_module("email.pricing") == []  # another package's module of the same name
+    package.close()

@@ -225,19 +225,22 @@ class RepositoryIndex:
         return [hit for hit in hits if hit.relpath in self._records]
 
     def resolve_module(self, module: str, level: int = 0, importer: str = "") -> list[str]:
-        """Indexed files a Python import can mean: `a.b` -> a/b.py or a/b/__init__.py, anywhere in the tree."""
-        base = module.replace(".", "/")
+        """Indexed files a Python import can mean: `a.b` -> a/b.py or a/b/__init__.py, anywhere in the tree,
+        or b.py when the workspace is package `a` itself. Relative imports resolve from the importer."""
         if level:
             parent = Path(importer).parent
             for _ in range(level - 1):
                 parent = parent.parent
-            base = str(parent / base) if base else str(parent)
-            base = base.removeprefix("./")
-        candidates = (f"{base}.py", f"{base}/__init__.py", f"{base}.pyi")
+            base = str(parent / module.replace(".", "/")) if module else str(parent)
+            return [path for path in _module_files(base.removeprefix("./")) if path in self._records]
+        candidates = _module_files(module.replace(".", "/"))
         found = [path for path in candidates if path in self._records]
-        if found or level:
-            return found
-        return sorted(p for p in self._records for c in candidates if p.endswith("/" + c))[:3]
+        if not found:
+            found = sorted(p for p in self._records for c in candidates if p.endswith("/" + c))[:3]
+        head, _, rest = module.partition(".")
+        if not found and head == self.root.name:  # the workspace is the package itself
+            found = [path for path in _module_files(rest.replace(".", "/") or "__init__") if path in self._records]
+        return found
 
     def _refresh_snippets(self, reads: Sequence[_Read]) -> str:
         """Load the saved snippet index if it was cut from these very files, else cut it again, re-reading
@@ -280,6 +283,10 @@ class RepositoryIndex:
         context = multiprocessing.get_context("spawn")  # never fork a process that runs threads
         with ProcessPoolExecutor(self._workers, mp_context=context) as pool:
             yield from _counted(pool.map(_read_job, jobs, chunksize=16), progress, done, total)
+
+
+def _module_files(base: str) -> tuple[str, str, str]:
+    return f"{base}.py", f"{base}/__init__.py", f"{base}.pyi"
 
 
 def _split(text: str | None) -> list[str] | None:

@@ -169,10 +169,11 @@ def context_budget(budget_tokens: int, *, fim: bool, suffix_share: float, contex
     return max(0, int(budget * (1 - suffix_share if fim else 1.0) * context_share))
 
 
-def render_block(language: str | None, filepath: str, body: str) -> str:
-    """One context snippet as a commented block headed by its path."""
+def render_block(language: str | None, filepath: str, body: str, *, header: bool = True) -> str:
+    """One context snippet as a commented block headed by its path (`header=False`: the previous block's
+    path is the same, so the header is not repeated)."""
     comment = line_comment(language)
-    lines = [f"{comment} Path: {filepath}"]
+    lines = [f"{comment} Path: {filepath}"] if header else []
     lines += [f"{comment} {line}" if line else comment for line in body.rstrip("\n").split("\n")]
     return "\n".join(lines) + "\n"
 
@@ -184,19 +185,22 @@ def render_header(language: str | None, filepath: str | None) -> str:
 
 def render_context(source: PromptInput, max_tokens: int, tokenizer: Tokenizer) -> str:
     """Snippets as commented blocks, in the given order, then the current file's path; all within `max_tokens`
-    (a block that does not fit ends the context: later blocks rank lower)."""
+    (a block that does not fit ends the context: later blocks rank lower). Consecutive snippets of one file
+    share its header."""
     if not source.snippets or max_tokens <= 0:
         return ""
     header = render_header(source.language, source.filepath)
     used = tokenizer.count_tokens(header) if header else 0
     blocks: list[str] = []
+    previous: str | None = None
     for snippet in source.snippets:
-        block = render_block(source.language, snippet.filepath, snippet.body)
+        block = render_block(source.language, snippet.filepath, snippet.body, header=snippet.filepath != previous)
         cost = tokenizer.count_tokens(block)
         if used + cost > max_tokens:
             break
         blocks.append(block)
         used += cost
+        previous = snippet.filepath
     return "".join(blocks) + header if blocks else ""
 
 

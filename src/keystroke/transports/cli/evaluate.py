@@ -78,3 +78,54 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"  cached prompt tokens {summary['cached_token_ratio']:.2f}",
     ]
     return "\n".join(rows)
+
+
+@eval_group.command("repo")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True, help="Cases to complete.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the case order.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write results here.")
+@engine_options
+def repo(path: Path, limit: int, seed: int, json_out: Path | None, **options: Any) -> None:
+    """Cross-file context on a real repository: exact match and edit similarity with and without it.
+
+    \b
+    Cases are lines of PATH's Python files that use a name imported from another file of PATH, cut just
+    before that name; each is completed with no context and with context collected from PATH's index.
+    Example: keystroke eval repo ~/src/httpx/httpx --limit 100 --json repo.json
+    """
+    from tqdm import tqdm
+
+    from keystroke.evaluation.repo import evaluate, find_cases, format_repo
+    from keystroke.services.completion import CompletionService
+    from keystroke.services.context import ContextService
+    from keystroke.services.factory import build_service
+    from keystroke.services.workspace import open_workspace
+
+    settings = settings_from(options)
+    click.echo(f"indexing {path} ...", err=True)
+    index = open_workspace(settings, root=path)
+    cases = find_cases(index, limit, seed)
+    if not cases:
+        index.close()
+        raise click.UsageError(f"no line in {path} uses a name imported from another file of it")
+
+    async def run() -> Any:
+        plain = build_service(settings)
+        context = ContextService.for_workspace(index, plain.backend.tokenizer, settings, fim=plain.profile.uses_fim)
+        helped = CompletionService(plain.backend, plain.profile, settings, context=context)
+        try:
+            with tqdm(total=2 * len(cases), desc="complete", unit="case", disable=None) as bar:
+                return await evaluate(plain, helped, cases, str(path), bar.update)
+        finally:
+            context.close()
+            await plain.backend.aclose()
+
+    try:
+        report = asyncio.run(run())
+    finally:
+        index.close()
+    click.echo(format_repo(report.summary()))
+    if json_out is not None:
+        json_out.write_text(json.dumps(report.to_json(), indent=1))
+        click.echo(f"results written to {json_out}")

@@ -1,0 +1,211 @@
+"""Repository-level evaluation: does cross-file context help complete lines that use another file's symbols?
+
+Cases are cut from a real repository, in the manner of CrossCodeEval: a line of a Python file that uses a
+name the file imports from another file of the same repository (and that file defines), with the cursor
+placed just before the name's first use on the line; the reference is the rest of the line. Each case is
+completed twice by the same completion service and engine: with no context, and with the context service
+collecting from the repository's index at full depth (the current file is never a source, so the answer
+cannot be read from it). Exact match and edit similarity are reported for both, on the same cases.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from keystroke.domain.context.index import RepositoryIndex
+from keystroke.domain.context.parsing import parse, summarize
+from keystroke.domain.statistics import percentiles
+from keystroke.evaluation.metrics import edit_similarity, exact_match
+from keystroke.services.completion import CompletionService
+from keystroke.services.context import ContextService
+from keystroke.services.types import CompletionRequest
+
+Progress = Callable[[int], None]
+PER_FILE = 5
+_SKIP = re.compile(r"^\s*(?:from\s|import\s|def\s|class\s|async\s+def\s|@|#|\"\"\"|''')")
+
+
+@dataclass(frozen=True)
+class RepoCase:
+    filepath: str
+    line: int  # 0-based
+    column: int
+    symbol: str
+    prefix: str
+    suffix: str
+    reference: str
+
+
+@dataclass
+class RepoResult:
+    case: RepoCase
+    plain: str
+    with_context: str
+    plain_ms: float
+    context_ms: float
+    snippets: int
+
+    def scores(self) -> dict[str, float]:
+        reference = self.case.reference
+        return {
+            "plain_em": float(exact_match(self.plain, reference)),
+            "context_em": float(exact_match(self.with_context, reference)),
+            "plain_es": edit_similarity(self.plain, reference),
+            "context_es": edit_similarity(self.with_context, reference),
+        }
+
+
+@dataclass
+class RepoReport:
+    repository: str
+    model: str
+    results: list[RepoResult] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        count = len(self.results)
+        totals = {"plain_em": 0.0, "context_em": 0.0, "plain_es": 0.0, "context_es": 0.0}
+        for result in self.results:
+            for key, value in result.scores().items():
+                totals[key] += value
+        means = {key: value / count if count else 0.0 for key, value in totals.items()}
+        return {
+            "repository": self.repository,
+            "model": self.model,
+            "cases": count,
+            **means,
+            "em_uplift": means["context_em"] - means["plain_em"],
+            "es_uplift": means["context_es"] - means["plain_es"],
+            "plain_ms": percentiles([r.plain_ms for r in self.results], (50, 95)),
+            "context_ms": percentiles([r.context_ms for r in self.results], (50, 95)),
+            "snippets": percentiles([float(r.snippets) for r in self.results], (50,)),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "summary": self.summary(),
+            "results": [{**asdict(r), **r.scores(), "case": asdict(r.case)} for r in self.results],
+        }
+
+
+def find_cases(index: RepositoryIndex, limit: int, seed: int = 0) -> list[RepoCase]:
+    """Up to `limit` cases, at most `PER_FILE` per file, in a shuffled but reproducible order."""
+    cases: list[RepoCase] = []
+    for relpath in sorted(index.files):
+        if relpath.endswith(".py"):
+            cases.extend(list(_cases_in(index, relpath))[:PER_FILE])
+    random.Random(seed).shuffle(cases)
+    return cases[:limit]
+
+
+def _cases_in(index: RepositoryIndex, relpath: str) -> Iterator[RepoCase]:
+    text = index.read(relpath)
+    if text is None:
+        return
+    symbols = _cross_file_symbols(index, relpath, text)
+    if not symbols:
+        return
+    pattern = re.compile(r"\b(" + "|".join(re.escape(s) for s in sorted(symbols)) + r")\b")
+    lines = text.split("\n")
+    importing = _import_lines(text)
+    offset = 0
+    starts = []
+    for line in lines:
+        starts.append(offset)
+        offset += len(line) + 1
+    for number, line in enumerate(lines):
+        match = pattern.search(line)
+        if match is None or number in importing or _SKIP.match(line) or _quoted(line[: match.start()]):
+            continue
+        at = starts[number] + match.start()
+        reference = line[match.start() :].rstrip()
+        suffix = text[starts[number] + len(line) :]
+        yield RepoCase(relpath, number, match.start(), match.group(1), text[:at], suffix, reference)
+
+
+def _import_lines(text: str) -> set[int]:
+    """Lines of import statements, continuation lines of a parenthesized import included."""
+    tree = parse(text, "python")
+    if tree is None:
+        return set()
+    rows: set[int] = set()
+    for node in tree.root_node.named_children:
+        if node.type in ("import_statement", "import_from_statement", "future_import_statement"):
+            rows.update(range(node.start_point.row, node.end_point.row + 1))
+    return rows
+
+
+def _quoted(before: str) -> bool:
+    """Whether a position follows an open string quote on its line (a use inside a string is no case)."""
+    return before.count('"') % 2 == 1 or before.count("'") % 2 == 1
+
+
+def _cross_file_symbols(index: RepositoryIndex, relpath: str, text: str) -> set[str]:
+    """Names this file imports from another indexed file that defines them at top level."""
+    symbols: set[str] = set()
+    for imported in summarize(text, "python").imports:
+        for path in index.resolve_module(imported.module, imported.level, relpath):
+            if path == relpath:
+                continue
+            defined = {d.name for d in index.store.definitions_in(path) if not d.scope}
+            symbols.update(name for name in imported.names if name in defined)
+    return symbols
+
+
+async def evaluate(
+    plain: CompletionService,
+    with_context: CompletionService,
+    cases: list[RepoCase],
+    repository: str,
+    progress: Progress | None = None,
+) -> RepoReport:
+    """Complete every case without context, then every case with it; cases in file order, so consecutive
+    prompts share a prefix in the KV cache (both passes alike)."""
+    report = RepoReport(repository, plain.backend.info.name)
+    context = with_context.context
+    assert isinstance(context, ContextService)
+    ordered = sorted(cases, key=lambda case: (case.filepath, case.line))
+    bare = []
+    for case in ordered:
+        bare.append(await plain.complete(_request(case)))
+        if progress:
+            progress(1)
+    for number, (case, alone) in enumerate(zip(ordered, bare, strict=True)):
+        context.engine.recent.clear()  # each case stands alone: no edits carried over from the previous one
+        helped = await with_context.complete(_request(case, session=f"case-{number}"))
+        report.results.append(
+            RepoResult(
+                case, alone.text, helped.text, alone.timings.total_ms, helped.timings.total_ms, helped.context.snippets
+            )
+        )
+        if progress:
+            progress(1)
+    return report
+
+
+def _request(case: RepoCase, session: str | None = None) -> CompletionRequest:
+    return CompletionRequest(case.prefix, case.suffix, "python", case.filepath, mode="inline", session_id=session)
+
+
+def format_repo(summary: dict[str, Any]) -> str:
+    ms = summary["plain_ms"], summary["context_ms"]
+    rows = [
+        f"repository evaluation: {summary['repository']} · {summary['cases']} cases · model {summary['model']}",
+        f"{'':28}{'no context':>12}{'with context':>14}{'uplift':>10}",
+        _score_row("exact match", summary["plain_em"], summary["context_em"]),
+        _score_row("edit similarity", summary["plain_es"], summary["context_es"]),
+        f"  {'latency p50 / p95 ms':26}{_pair(ms[0]):>12}{_pair(ms[1]):>14}",
+        f"  snippets per case p50: {summary['snippets']['p50'] or 0:.0f}",
+    ]
+    return "\n".join(rows)
+
+
+def _score_row(label: str, plain: float, helped: float) -> str:
+    return f"  {label:26}{plain:12.3f}{helped:14.3f}{helped - plain:+10.3f}"
+
+
+def _pair(values: dict[str, float | None]) -> str:
+    return " / ".join("-" if v is None else f"{v:.0f}" for v in values.values())
