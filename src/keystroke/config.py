@@ -3,11 +3,12 @@
 Precedence, lowest first: the defaults below < a TOML configuration file < environment variables < command-line
 options. The file is the one given with `--config`, else `$KEYSTROKE_CONFIG`, else none. Environment variables
 are named `KEYSTROKE_<SECTION>__<FIELD>`, for example `KEYSTROKE_ENGINE__MODEL=hf:Qwen/...` or
-`KEYSTROKE_SERVER__PORT=9000`. Field descriptions double as `--help` text.
+`KEYSTROKE_SERVER__PORT=9000`; a list is a JSON array: `KEYSTROKE_CONTEXT__SOURCES='["definitions"]'`. Field descriptions double as `--help` text.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -81,6 +82,10 @@ class ContextSettings(_Section):
         None, description="Index cache folder (default: $KEYSTROKE_CACHE_DIR, else ~/.cache/keystroke)."
     )
     watch: bool = Field(True, description="Follow file changes in the workspace and update the index.")
+    sources: tuple[Literal["definitions", "recent_edits", "neighbours", "retrieval"], ...] = Field(
+        ("definitions", "recent_edits", "neighbours", "retrieval"),
+        description="Context sources to run after prefix and suffix (their priority order is fixed).",
+    )
     definitions_ms: float = Field(10.0, gt=0, description="Time budget of the definitions source, in ms.")
     recent_edits_ms: float = Field(10.0, gt=0, description="Time budget of the recent-edits source, in ms.")
     neighbours_ms: float = Field(12.0, gt=0, description="Time budget of the neighbouring-files source, in ms.")
@@ -136,11 +141,21 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 def _from_environment(env: Mapping[str, str]) -> dict[str, Any]:
     dotted = {
-        key[len(ENV_PREFIX) :].lower().replace("__", "."): value
+        key[len(ENV_PREFIX) :].lower().replace("__", "."): _env_value(value)
         for key, value in env.items()
         if key.startswith(ENV_PREFIX) and "__" in key
     }
     return _from_dotted(dotted)
+
+
+def _env_value(value: str) -> Any:
+    """A list field is written as a JSON array (`KEYSTROKE_CONTEXT__EXCLUDE='["vendor/"]'`); the rest as is."""
+    if value.lstrip().startswith("["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"environment value {value!r} starts like a JSON array but is not one: {exc}") from exc
+    return value
 
 
 def _from_dotted(flat: Mapping[str, Any]) -> dict[str, Any]:

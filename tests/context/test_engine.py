@@ -108,3 +108,11 @@ def test_a_failing_source_costs_only_its_own_items(index: RepositoryIndex) -> No
     report = {r.source: r.status for r in collection.reports}
     assert report["neighbours"] == "error"
     assert report["definitions"] == "ok"
+
+
+def test_only_enabled_sources_run(index: RepositoryIndex) -> None:
+    engine = ContextEngine(index, enabled=("definitions",), budgets=SourceBudgets(200, 200, 200, 200))
+    collection = engine.collect(request(), Depth.FULL)
+    engine.close()
+    assert [r.source for r in collection.reports] == ["definitions"]
+    assert {i.source for i in collection.items} == {"definitions"}

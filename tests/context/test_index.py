@@ -99,3 +99,11 @@ def test_a_workspace_that_is_a_package_resolves_its_own_absolute_imports(workspa
     assert package.resolve_module("shop") == ["__init__.py"]
     assert package.resolve_module("email.pricing") == []  # another package's module of the same name
     package.close()
+
+
+def test_a_file_swapped_for_a_symlink_after_indexing_is_not_read(index: RepositoryIndex, workspace: Path) -> None:
+    report = workspace / "shop" / "report.py"
+    report.unlink()
+    report.symlink_to(workspace / ".env")
+    index.clear_caches()
+    assert index.read("shop/report.py") is None

@@ -51,3 +51,14 @@ def test_missing_or_broken_config_file(tmp_path: Path) -> None:
     broken.write_text("[server\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_settings(broken, environ={})
+
+
+def test_list_settings_come_from_the_environment_as_json_arrays() -> None:
+    env = {"KEYSTROKE_CONTEXT__SOURCES": '["definitions", "retrieval"]', "KEYSTROKE_CONTEXT__EXCLUDE": '["vendor/"]'}
+    settings = load_settings(environ=env)
+    assert settings.context.sources == ("definitions", "retrieval")
+    assert settings.context.exclude == ("vendor/",)
+    with pytest.raises(ConfigError, match="JSON array"):
+        load_settings(environ={"KEYSTROKE_CONTEXT__EXCLUDE": '["vendor/"'})
+    with pytest.raises(ConfigError, match="context.sources"):
+        load_settings(environ={"KEYSTROKE_CONTEXT__SOURCES": '["everything"]'})

@@ -174,7 +174,7 @@ async def evaluate(
         if progress:
             progress(1)
     for number, (case, alone) in enumerate(zip(ordered, bare, strict=True)):
-        context.engine.recent.clear()  # each case stands alone: no edits carried over from the previous one
+        context.forget()  # each case stands alone: no open files or edits carried over from the previous one
         helped = await with_context.complete(_request(case, session=f"case-{number}"))
         report.results.append(
             RepoResult(

@@ -108,11 +108,18 @@ class ContextService:
         )
         from keystroke.services.workspace import SnippetRefresher
 
-        engine = ContextEngine(index, recent=RecentEdits(clock=clock), budgets=budgets)
+        engine = ContextEngine(index, recent=RecentEdits(clock=clock), budgets=budgets, enabled=options.sources)
         return cls(engine, tokenizer, settings, fim=fim, clock=clock, refresher=SnippetRefresher(index))
 
     def close(self) -> None:
         self.engine.close()
+
+    def forget(self) -> None:
+        """Drop every session, the open-file list and the recent edits (a fresh editor, as an evaluation wants)."""
+        with self._lock:
+            self._sessions.clear()
+            self._open.clear()
+            self.engine.recent.clear()
 
     def relative(self, filepath: str | None) -> str | None:
         """The request's file as a workspace path, or None when it is not inside the workspace."""

@@ -13,7 +13,7 @@ prefetches the related files' identifier windows so the next collection finds th
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -77,6 +77,7 @@ class ContextEngine:
         clock: Clock = time.perf_counter,
         threads: int = 4,
         overrides: Mapping[SourceName, SourceFunction] | None = None,
+        enabled: Iterable[SourceName] = PRIORITY,
     ) -> None:
         """`overrides` replaces sources by name: for fault injection (a stalling or failing source)."""
         self.index = index
@@ -85,6 +86,7 @@ class ContextEngine:
         self.budgets = budgets or SourceBudgets()
         self._clock = clock
         self._overrides = dict(overrides or {})
+        self.enabled = frozenset(enabled)
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="keystroke-context")
 
     def close(self) -> None:
@@ -96,7 +98,7 @@ class ContextEngine:
             previous = None
         if depth == Depth.LIGHT and previous is not None:
             return Collection(request.filepath, depth, previous.items, (), 0.0, previous.by_source)
-        run = set(PRIORITY) if depth == Depth.FULL or previous is None else set(REFRESHED)
+        run = (set(PRIORITY) if depth == Depth.FULL or previous is None else set(REFRESHED)) & self.enabled
         query = self._query(request)
         futures = {name: self._pool.submit(self._timed, name, query) for name in PRIORITY if name in run}
         found: dict[SourceName, tuple[ContextItem, ...]] = dict(previous.by_source) if previous else {}

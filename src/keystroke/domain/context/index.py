@@ -210,8 +210,13 @@ class RepositoryIndex:
             cache.clear()
 
     def _read_text(self, relpath: str) -> str | None:
+        """The file's text, under the rules the walk applied: never through a symlink, never over the size
+        limit, never binary (the file may have changed since it was indexed)."""
+        path = self.root / relpath
         try:
-            return decode_text((self.root / relpath).read_bytes())
+            if path.is_symlink() or self.rules.excludes_size(path.stat().st_size):
+                return None
+            return decode_text(path.read_bytes())
         except OSError:
             return None
 

@@ -192,7 +192,8 @@ def retrieval(index: RepositoryIndex, query: Query, k: int = 6) -> list[ContextI
 
 
 def _definition_item(index: RepositoryIndex, path: str, definition: Definition) -> ContextItem:
-    lines = [definition.signature + (":" if path.endswith((".py", ".pyi")) else "")]
+    opens_block = path.endswith((".py", ".pyi")) and definition.kind != "variable"
+    lines = [definition.signature + (":" if opens_block else "")]
     if definition.docstring:
         doc = definition.docstring.split("\n")[:3]
         lines.append('    """' + "\n    ".join(doc) + '"""')
