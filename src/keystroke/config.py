@@ -3,7 +3,8 @@
 Precedence, lowest first: the defaults below < a TOML configuration file < environment variables < command-line
 options. The file is the one given with `--config`, else `$KEYSTROKE_CONFIG`, else none. Environment variables
 are named `KEYSTROKE_<SECTION>__<FIELD>`, for example `KEYSTROKE_ENGINE__MODEL=hf:Qwen/...` or
-`KEYSTROKE_SERVER__PORT=9000`; a list is a JSON array: `KEYSTROKE_CONTEXT__SOURCES='["definitions"]'`. Field descriptions double as `--help` text.
+`KEYSTROKE_SERVER__PORT=9000`; a list is a JSON array:
+`KEYSTROKE_CONTEXT__SOURCES='["definitions"]'`. Field descriptions double as `--help` text.
 """
 
 from __future__ import annotations
@@ -45,8 +46,12 @@ class PromptSettings(_Section):
         1024, ge=64, description="Most prompt tokens per request; the cold prefill cost grows with it."
     )
     suffix_share: float = Field(0.25, ge=0.0, le=0.9, description="Share of the budget for the suffix (FIM models).")
-    context_share: float = Field(
-        0.25, ge=0.0, le=0.9, description="Share of the budget (after the suffix) for context from other files."
+    context_tokens: int = Field(
+        256,
+        ge=0,
+        le=8192,
+        description="Tokens for context from other files, on top of budget_tokens (context never displaces the "
+        "code around the cursor; it changes only at pauses, so the KV cache keeps it).",
     )
 
 

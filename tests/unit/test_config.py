@@ -60,5 +60,5 @@ def test_list_settings_come_from_the_environment_as_json_arrays() -> None:
     assert settings.context.exclude == ("vendor/",)
     with pytest.raises(ConfigError, match="JSON array"):
         load_settings(environ={"KEYSTROKE_CONTEXT__EXCLUDE": '["vendor/"'})
-    with pytest.raises(ConfigError, match="context.sources"):
+    with pytest.raises(ConfigError, match=r"context\.sources"):
         load_settings(environ={"KEYSTROKE_CONTEXT__SOURCES": '["everything"]'})

@@ -226,7 +226,7 @@ def _assemble(
         budget_tokens=prompt.budget_tokens,
         suffix_share=prompt.suffix_share,
         heal=True,
-        context_share=prompt.context_share,
+        context_tokens=prompt.context_tokens,
         memo=memo,
     ).prompt
 

@@ -168,7 +168,7 @@ class CompletionService:
             budget_tokens=prompt_settings.budget_tokens,
             suffix_share=prompt_settings.suffix_share,
             heal=self.backend.capabilities.supports_forced_prefix,
-            context_share=prompt_settings.context_share,
+            context_tokens=prompt_settings.context_tokens,
             memo=self._cuts,
         )
         caps = self.settings.completion

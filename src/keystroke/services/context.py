@@ -32,7 +32,7 @@ from keystroke.domain.context.recent import RecentEdits
 from keystroke.domain.context.typing_rate import Depth, Thresholds, TypingModel
 from keystroke.domain.engines.base import Tokenizer
 from keystroke.domain.privacy.exclusion import ExclusionRules
-from keystroke.domain.prompt.assembly import Snippet, context_budget, render_block, render_header
+from keystroke.domain.prompt.assembly import Snippet, render_block, render_header
 
 if TYPE_CHECKING:
     from keystroke.services.workspace import SnippetRefresher
@@ -75,7 +75,6 @@ class ContextService:
         tokenizer: Tokenizer,
         settings: Settings,
         *,
-        fim: bool,
         clock: Clock = time.monotonic,
         refresher: SnippetRefresher | None = None,
     ) -> None:
@@ -83,7 +82,6 @@ class ContextService:
         self.refresher = refresher
         self.tokenizer = tokenizer
         self.settings = settings
-        self._fim = fim
         self._clock = clock
         self._thresholds = _thresholds(settings.context)
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
@@ -99,7 +97,6 @@ class ContextService:
         tokenizer: Tokenizer,
         settings: Settings,
         *,
-        fim: bool,
         clock: Clock = time.monotonic,
     ) -> ContextService:
         options = settings.context
@@ -109,7 +106,7 @@ class ContextService:
         from keystroke.services.workspace import SnippetRefresher
 
         engine = ContextEngine(index, recent=RecentEdits(clock=clock), budgets=budgets, enabled=options.sources)
-        return cls(engine, tokenizer, settings, fim=fim, clock=clock, refresher=SnippetRefresher(index))
+        return cls(engine, tokenizer, settings, clock=clock, refresher=SnippetRefresher(index))
 
     def close(self) -> None:
         self.engine.close()
@@ -166,10 +163,7 @@ class ContextService:
     def _fit(
         self, items: Sequence[ContextItem], language: str | None, relpath: str, prefix: str, suffix: str
     ) -> tuple[Snippet, ...]:
-        prompt = self.settings.prompt
-        budget = context_budget(
-            prompt.budget_tokens, fim=self._fim, suffix_share=prompt.suffix_share, context_share=prompt.context_share
-        )
+        budget = self.settings.prompt.context_tokens
         budget -= self.tokenizer.count_tokens(render_header(language, relpath))
         local = identifiers_in(prefix[-4000:] + suffix[:1000])
 

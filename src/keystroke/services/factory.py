@@ -16,5 +16,5 @@ def build_service(settings: Settings, index: RepositoryIndex | None = None) -> C
     profile = detect_profile(backend.info.special_tokens, settings.engine.profile)
     context = None
     if index is not None:
-        context = ContextService.for_workspace(index, backend.tokenizer, settings, fim=profile.uses_fim)
+        context = ContextService.for_workspace(index, backend.tokenizer, settings)
     return CompletionService(backend, profile, settings, context=context)

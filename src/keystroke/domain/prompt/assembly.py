@@ -1,7 +1,8 @@
 """Prompt assembly: a model profile, the code around the cursor and context snippets -> one Prompt.
 
 Order and cuts are chosen for the KV cache as much as for the model:
-- context snippets come first, in the order given (they change only when the editor re-ranks them);
+- context snippets come first, in the order given (they change only when the editor re-ranks them), within
+  their own budget on top of the code's, so adding context never cuts the code around the cursor;
 - the prefix is cut on a coarse grid of line starts (`fit_prefix`), so while the user types the cut stays put
   and consecutive prompts share everything up to the cursor;
 - the suffix is cut at a line end within its share of the budget (`suffix_share`), and is only part of the
@@ -22,7 +23,7 @@ from keystroke.domain.prompt.languages import line_comment
 from keystroke.domain.prompt.profiles import ORDERS, ModelProfile
 
 MARKER_RESERVE = 8
-CONTEXT_SHARE = 0.25
+CONTEXT_TOKENS = 256
 MAX_CHARS_PER_TOKEN = 8
 _MEMO_KEY_CHARS = 128
 TYPICAL_CHARS_PER_TOKEN = 4
@@ -59,15 +60,16 @@ def assemble(
     budget_tokens: int,
     suffix_share: float,
     heal: bool,
-    context_share: float = CONTEXT_SHARE,
+    context_tokens: int = CONTEXT_TOKENS,
     memo: PrefixCutMemo | None = None,
 ) -> AssembledPrompt:
+    """The prompt: code around the cursor within `budget_tokens`, context from other files within
+    `context_tokens` on top (context never displaces the code around the cursor)."""
     kept, forced = split_boundary(source.prefix) if heal else (source.prefix, "")
     budget = budget_tokens - MARKER_RESERVE
     suffix = fit_suffix(source.suffix, int(budget * suffix_share), tokenizer) if profile.uses_fim else ""
     budget -= tokenizer.count_tokens(suffix)
-    context = render_context(source, int(budget * context_share), tokenizer)
-    budget -= tokenizer.count_tokens(context)
+    context = render_context(source, context_tokens, tokenizer)
     prefix = fit_prefix(kept, budget, tokenizer, memo)
     prompt = Prompt(_layout(profile, context + prefix, suffix))
     return AssembledPrompt(prompt, forced, prefix_chars=len(prefix), suffix_chars=len(suffix))
@@ -161,12 +163,6 @@ def fit_suffix(text: str, max_tokens: int, tokenizer: Tokenizer) -> str:
         return text
     newline = text.rfind("\n", 0, end)
     return text[: newline + 1] if newline >= 0 else text[:end]
-
-
-def context_budget(budget_tokens: int, *, fim: bool, suffix_share: float, context_share: float) -> int:
-    """Tokens `assemble` always grants the context blocks (it may grant more when the suffix is short)."""
-    budget = budget_tokens - MARKER_RESERVE
-    return max(0, int(budget * (1 - suffix_share if fim else 1.0) * context_share))
 
 
 def render_block(language: str | None, filepath: str, body: str, *, header: bool = True) -> str:

@@ -148,7 +148,7 @@ def context_bench(
     engine = backend.tokenizer
     assert isinstance(engine, LlamaEngine)
     clock = SimulatedClock()
-    context = ContextService.for_workspace(index, engine, settings, fim=profile.uses_fim, clock=clock)
+    context = ContextService.for_workspace(index, engine, settings, clock=clock)
     try:
         with tqdm(desc="typing", unit="key", disable=None) as bar:
             report = run_context(context, clock, profile, engine.encode, settings, relpath, function, bar.update)

@@ -11,6 +11,8 @@ import click
 
 from keystroke.transports.cli.main import engine_options, settings_from
 
+EVAL_SOURCE_MS = 1000.0
+
 
 @click.group("eval")
 def eval_group() -> None:
@@ -91,7 +93,8 @@ def repo(path: Path, limit: int, seed: int, json_out: Path | None, **options: An
 
     \b
     Cases are lines of PATH's Python files that use a name imported from another file of PATH, cut just
-    before that name; each is completed with no context and with context collected from PATH's index.
+    before that name; each is completed with no context and with context collected from PATH's index (every
+    source is given 1 s, so the score does not depend on how busy the machine is).
     Example: keystroke eval repo ~/src/httpx/httpx --limit 100 --json repo.json
     """
     from tqdm import tqdm
@@ -102,7 +105,11 @@ def repo(path: Path, limit: int, seed: int, json_out: Path | None, **options: An
     from keystroke.services.factory import build_service
     from keystroke.services.workspace import open_workspace
 
-    settings = settings_from(options)
+    # Quality must not depend on how busy the machine is: every source gets time to answer.
+    deadlines = {
+        f"context.{source}_ms": EVAL_SOURCE_MS for source in ("definitions", "recent_edits", "neighbours", "retrieval")
+    }
+    settings = settings_from(options, **deadlines)
     click.echo(f"indexing {path} ...", err=True)
     index = open_workspace(settings, root=path)
     cases = find_cases(index, limit, seed)
@@ -112,7 +119,7 @@ def repo(path: Path, limit: int, seed: int, json_out: Path | None, **options: An
 
     async def run() -> Any:
         plain = build_service(settings)
-        context = ContextService.for_workspace(index, plain.backend.tokenizer, settings, fim=plain.profile.uses_fim)
+        context = ContextService.for_workspace(index, plain.backend.tokenizer, settings)
         helped = CompletionService(plain.backend, plain.profile, settings, context=context)
         try:
             with tqdm(total=2 * len(cases), desc="complete", unit="case", disable=None) as bar:
