@@ -67,15 +67,20 @@ def test_bench_context_reports_sources_and_the_shared_prefix(workspace: Path, tm
 def test_eval_repo_scores_with_and_without_context(workspace: Path, tmp_path: Path) -> None:
     env = {"KEYSTROKE_CACHE_DIR": str(tmp_path / "cache")}
     out = tmp_path / "repo.json"
-    result = keystroke("eval", "repo", str(workspace), "--limit", "3", "--threads", "2", "--json", str(out), env=env)
+    result = keystroke("eval", "repo", str(workspace), "--limit", "5", "--threads", "2", "--json", str(out), env=env)
     assert result.returncode == 0, result.stderr
     assert "exact match" in result.stdout
     assert "with context" in result.stdout
     data = json.loads(out.read_text())
-    assert data["summary"]["cases"] == 3
+    # the only lines outside imports and signatures that use a name imported from another file of the workspace
+    assert {r["case"]["reference"] for r in data["results"]} == {
+        "apply_discount(self.subtotal(), discount_percent)",
+        "with_tax(discounted)",
+    }
+    assert data["summary"]["cases"] == 2
     for case in data["results"]:
-        assert case["case"]["filepath"] != "shop/pricing.py"  # pricing imports nothing from the workspace
-        assert case["case"]["reference"].startswith(case["case"]["symbol"])
+        assert case["case"]["filepath"] == "shop/cart.py"
+        assert case["case"]["prefix"].endswith(("discounted = ", "return "))
 
 
 def test_eval_repo_without_cross_file_lines_says_so(tmp_path: Path) -> None:
