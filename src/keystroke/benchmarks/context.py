@@ -19,11 +19,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from keystroke.benchmarks.typing import keystroke_offsets
 from keystroke.config import Settings
 from keystroke.domain.context.index import RepositoryIndex
 from keystroke.domain.context.languages import language_of
 from keystroke.domain.context.parsing import summarize
 from keystroke.domain.engines.base import Prompt
+from keystroke.domain.engines.llama_engine import common_prefix_length
 from keystroke.domain.prompt.assembly import PrefixCutMemo, PromptInput, Snippet, assemble
 from keystroke.domain.prompt.profiles import ModelProfile
 from keystroke.domain.statistics import percentiles
@@ -146,7 +148,7 @@ def run_context(
     body, outside = text[start:end], text[end:]
     previous: list[int] = []
     ours, floor = PrefixCutMemo(), PrefixCutMemo()  # each path keeps its own, as a service would
-    for offset, interval in zip(_keystrokes(body), intervals(body), strict=False):
+    for offset, interval in zip(keystroke_offsets(body, 0, len(body)), intervals(body), strict=False):
         clock.now += interval / 1000
         prefix = text[:start] + body[:offset]
         began = time.perf_counter()
@@ -159,7 +161,7 @@ def run_context(
         _assemble(profile, settings, context, prefix, outside, language, relpath, outcome.snippets, floor)
         floor_ms = (time.perf_counter() - began) * 1000
         tokens = encode(prompt)
-        shared = _shared(previous, tokens)
+        shared = common_prefix_length(previous, tokens)
         previous = tokens
         report.keystrokes.append(
             ContextKeystroke(
@@ -229,24 +231,3 @@ def _assemble(
         context_tokens=prompt.context_tokens,
         memo=memo,
     ).prompt
-
-
-def _keystrokes(body: str) -> list[int]:
-    """Offsets after each keystroke; Enter carries the next line's indentation."""
-    offsets, at = [], 0
-    while at < len(body):
-        at += 1
-        if body[at - 1] == "\n":
-            while at < len(body) and body[at] == " ":
-                at += 1
-        offsets.append(at)
-    return offsets
-
-
-def _shared(previous: list[int], current: list[int]) -> int:
-    shared = 0
-    for a, b in zip(previous, current, strict=False):
-        if a != b:
-            break
-        shared += 1
-    return shared

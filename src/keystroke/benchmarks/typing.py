@@ -86,6 +86,12 @@ def typing_plan(text: str, keystrokes: int, start_fraction: float = 0.3) -> list
     offset = text.rfind("\n", 0, int(len(text) * start_fraction)) + 1
     while offset < len(text) and text[offset] in " \t":  # the line's indentation is already there
         offset += 1
+    return keystroke_offsets(text, offset, keystrokes)
+
+
+def keystroke_offsets(text: str, offset: int, keystrokes: int) -> list[int]:
+    """Cursor offsets after each of up to `keystrokes` keystrokes typing `text` from `offset`; Enter brings
+    the next line's indentation with it, as editors auto-indent."""
     offsets: list[int] = []
     while len(offsets) < keystrokes and offset < len(text):
         offset += 1

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from tree_sitter import Tree
+
 from keystroke.domain.context.index import RepositoryIndex
-from keystroke.domain.context.parsing import parse, summarize
+from keystroke.domain.context.parsing import Import, imports_of, parse
 from keystroke.domain.statistics import percentiles
 from keystroke.evaluation.metrics import edit_similarity, exact_match
 from keystroke.services.completion import CompletionService
@@ -105,12 +107,15 @@ def _cases_in(index: RepositoryIndex, relpath: str) -> Iterator[RepoCase]:
     text = index.read(relpath)
     if text is None:
         return
-    symbols = _cross_file_symbols(index, relpath, text)
+    tree = parse(text, "python")
+    if tree is None:
+        return
+    symbols = _cross_file_symbols(index, relpath, imports_of(tree, "python"))
     if not symbols:
         return
     pattern = re.compile(r"\b(" + "|".join(re.escape(s) for s in sorted(symbols)) + r")\b")
     lines = text.split("\n")
-    importing = _import_lines(text)
+    importing = _import_lines(tree)
     offset = 0
     starts = []
     for line in lines:
@@ -126,11 +131,8 @@ def _cases_in(index: RepositoryIndex, relpath: str) -> Iterator[RepoCase]:
         yield RepoCase(relpath, number, match.start(), match.group(1), text[:at], suffix, reference)
 
 
-def _import_lines(text: str) -> set[int]:
+def _import_lines(tree: Tree) -> set[int]:
     """Lines of import statements, continuation lines of a parenthesized import included."""
-    tree = parse(text, "python")
-    if tree is None:
-        return set()
     rows: set[int] = set()
     for node in tree.root_node.named_children:
         if node.type in ("import_statement", "import_from_statement", "future_import_statement"):
@@ -143,10 +145,10 @@ def _quoted(before: str) -> bool:
     return before.count('"') % 2 == 1 or before.count("'") % 2 == 1
 
 
-def _cross_file_symbols(index: RepositoryIndex, relpath: str, text: str) -> set[str]:
+def _cross_file_symbols(index: RepositoryIndex, relpath: str, imports: Sequence[Import]) -> set[str]:
     """Names this file imports from another indexed file that defines them at top level."""
     symbols: set[str] = set()
-    for imported in summarize(text, "python").imports:
+    for imported in imports:
         for path in index.resolve_module(imported.module, imported.level, relpath):
             if path == relpath:
                 continue

@@ -85,7 +85,13 @@ class ContextEngine:
         self.active = active or ActiveFiles()
         self.budgets = budgets or SourceBudgets()
         self._clock = clock
-        self._overrides = dict(overrides or {})
+        self._sources: dict[SourceName, SourceFunction] = {
+            "definitions": lambda query: sources.definitions(index, query),
+            "recent_edits": lambda query: sources.recent_edits(index, self.recent, query),
+            "neighbours": lambda query: sources.neighbours(index, query),
+            "retrieval": lambda query: sources.retrieval(index, query),
+            **(overrides or {}),
+        }
         self.enabled = frozenset(enabled)
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="keystroke-context")
 
@@ -118,22 +124,10 @@ class ContextEngine:
                 near = _near_names(active.tree, request)
         return sources.Query(request.filepath, request.prefix, request.suffix, imports, request.open_files, near)
 
-    def _source(self, name: SourceName) -> SourceFunction:
-        if name in self._overrides:
-            return self._overrides[name]
-        index = self.index
-        table: dict[SourceName, SourceFunction] = {
-            "definitions": lambda query: sources.definitions(index, query),
-            "recent_edits": lambda query: sources.recent_edits(index, self.recent, query),
-            "neighbours": lambda query: sources.neighbours(index, query),
-            "retrieval": lambda query: sources.retrieval(index, query),
-        }
-        return table[name]
-
     def _timed(self, name: SourceName, query: sources.Query) -> tuple[list[ContextItem], float]:
         """Run one source; its items and its own run time in milliseconds."""
         began = self._clock()
-        items = self._source(name)(query)
+        items = self._sources[name](query)
         return items, self._ms(began)
 
     def _await(

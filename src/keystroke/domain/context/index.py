@@ -194,7 +194,7 @@ class RepositoryIndex:
         record = self._records.get(relpath)
         if record is None:
             return frozenset()
-        return self._identifiers.get_or_compute((relpath, record.hash), lambda: self._stored_identifiers(relpath))
+        return self._identifiers.get_or_compute((relpath, record.hash), lambda: self.store.identifiers(relpath))
 
     def window_identifiers(self, relpath: str, lines: int) -> list[tuple[int, frozenset[str]]]:
         """(first line, identifier set) of each half-overlapping window of `lines` lines of a file."""
@@ -219,10 +219,6 @@ class RepositoryIndex:
             return decode_text(path.read_bytes())
         except OSError:
             return None
-
-    def _stored_identifiers(self, relpath: str) -> frozenset[str]:
-        parts = self.store.summary_parts(relpath)
-        return parts[1] if parts is not None else frozenset()
 
     def definitions(self, names: Iterable[str], unique: int = 2, limit: int = 50) -> list[Located]:
         """Top-level definitions of these names, for names defined in at most `unique` indexed places."""

@@ -34,4 +34,4 @@ class SourceReport:
     source: SourceName
     ms: float
     items: int
-    status: Literal["ok", "timeout", "skipped", "error"]
+    status: Literal["ok", "timeout", "error"]

@@ -12,16 +12,15 @@ Clear it with `clear()` or by deleting the directory.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from keystroke.domain.context.parsing import Definition, FileSummary, Import
+from keystroke.domain.context.parsing import Definition, FileSummary
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -29,7 +28,7 @@ CREATE TABLE IF NOT EXISTS files (
     relpath TEXT PRIMARY KEY, hash TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS summaries (
-    hash TEXT PRIMARY KEY, language TEXT NOT NULL, imports TEXT NOT NULL, identifiers TEXT NOT NULL
+    hash TEXT PRIMARY KEY, language TEXT NOT NULL, identifiers TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS definitions (
     hash TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL, signature TEXT NOT NULL,
@@ -139,15 +138,12 @@ class ProjectStore:
             rows = self._db.execute(query, (relpath,)).fetchall()
         return [Definition(*row) for row in rows]
 
-    def summary_parts(self, relpath: str) -> tuple[tuple[Import, ...], frozenset[str]] | None:
-        """A file's imports and identifier set, or None when the path is not indexed."""
-        query = "SELECT s.imports, s.identifiers FROM summaries s JOIN files f ON f.hash = s.hash WHERE f.relpath = ?"
+    def identifiers(self, relpath: str) -> frozenset[str]:
+        """A file's identifier set (empty when the path is not indexed)."""
+        query = "SELECT s.identifiers FROM summaries s JOIN files f ON f.hash = s.hash WHERE f.relpath = ?"
         with self._lock:
             row = self._db.execute(query, (relpath,)).fetchone()
-        if row is None:
-            return None
-        imports = tuple(Import(module, tuple(names), level) for module, names, level in json.loads(row[0]))
-        return imports, frozenset(row[1].split())
+        return frozenset(row[0].split()) if row is not None else frozenset()
 
     def counts(self) -> tuple[int, int]:
         """(files, definitions) currently indexed."""
@@ -167,16 +163,8 @@ class ProjectStore:
     def _insert_summaries(self, summaries: dict[str, FileSummary]) -> None:
         self._db.executemany("DELETE FROM definitions WHERE hash = ?", [(digest,) for digest in summaries])
         self._db.executemany(
-            "INSERT OR IGNORE INTO summaries VALUES (?, ?, ?, ?)",
-            [
-                (
-                    digest,
-                    s.language,
-                    json.dumps([[i.module, list(i.names), i.level] for i in s.imports]),
-                    " ".join(s.identifiers),
-                )
-                for digest, s in summaries.items()
-            ],
+            "INSERT OR IGNORE INTO summaries VALUES (?, ?, ?)",
+            [(digest, s.language, " ".join(s.identifiers)) for digest, s in summaries.items()],
         )
         self._db.executemany(
             "INSERT INTO definitions VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -182,7 +182,7 @@ class LlamaEngine:
         return (elapsed + time.perf_counter() - started) * 1000
 
     def _prefill(self, tokens: Sequence[int], request: GenerationRequest) -> tuple[int, Logits | None]:
-        common = _common_prefix(self._kv, tokens)
+        common = common_prefix_length(self._kv, tokens)
         if common == len(tokens) and self._saved_len == len(tokens) and self._saved_logits is not None:
             self._truncate(common)
             return common, self._saved_logits
@@ -354,7 +354,8 @@ def _consume(piece: bytes, remaining: bytes) -> tuple[bytes, bytes]:
     return b"", remaining[len(piece) :]
 
 
-def _common_prefix(left: Sequence[int], right: Sequence[int]) -> int:
+def common_prefix_length(left: Sequence[int], right: Sequence[int]) -> int:
+    """How many leading tokens two sequences share (what the KV cache can keep between them)."""
     limit = min(len(left), len(right))
     for index in range(limit):
         if left[index] != right[index]:

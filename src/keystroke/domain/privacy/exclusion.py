@@ -67,11 +67,10 @@ class ExclusionRules:
 
     extra_patterns: tuple[str, ...] = ()
     max_bytes: int = MAX_FILE_BYTES
-    use_defaults: bool = True
     _spec: pathspec.GitIgnoreSpec = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        patterns = (DEFAULT_PATTERNS if self.use_defaults else ()) + self.extra_patterns
+        patterns = DEFAULT_PATTERNS + self.extra_patterns
         object.__setattr__(self, "_spec", pathspec.GitIgnoreSpec.from_lines(patterns))
 
     def excludes_path(self, relpath: str, *, is_dir: bool = False) -> bool:

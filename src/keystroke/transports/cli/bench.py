@@ -138,11 +138,13 @@ def context_bench(
     from keystroke.domain.prompt.profiles import detect_profile
     from keystroke.services.context import ContextService
     from keystroke.services.workspace import open_workspace
+    from keystroke.transports.progress import indexing_bar
 
     root = workspace or Path(textwrap.__file__).parent
     settings = settings_from(options)
     click.echo(f"indexing {root} ...", err=True)
-    index = open_workspace(settings, root=root)
+    with indexing_bar() as progress:
+        index = open_workspace(settings, progress, root=root)
     backend = build_backend(settings.engine)
     profile = detect_profile(backend.info.special_tokens, settings.engine.profile)
     engine = backend.tokenizer

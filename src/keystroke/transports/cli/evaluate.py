@@ -104,6 +104,7 @@ def repo(path: Path, limit: int, seed: int, json_out: Path | None, **options: An
     from keystroke.services.context import ContextService
     from keystroke.services.factory import build_service
     from keystroke.services.workspace import open_workspace
+    from keystroke.transports.progress import indexing_bar
 
     # Quality must not depend on how busy the machine is: every source gets time to answer.
     deadlines = {
@@ -111,7 +112,8 @@ def repo(path: Path, limit: int, seed: int, json_out: Path | None, **options: An
     }
     settings = settings_from(options, **deadlines)
     click.echo(f"indexing {path} ...", err=True)
-    index = open_workspace(settings, root=path)
+    with indexing_bar() as progress:
+        index = open_workspace(settings, progress, root=path)
     cases = find_cases(index, limit, seed)
     if not cases:
         index.close()

@@ -36,22 +36,15 @@ def index_command(
     node_modules, virtual environments, binaries, files over 1 MB, and your --exclude patterns.
     Example: keystroke index . --exclude 'generated/'
     """
-    from tqdm import tqdm
-
     from keystroke.config import load_settings
     from keystroke.services.workspace import open_workspace
+    from keystroke.transports.progress import indexing_bar
 
     overrides = {"context.exclude": exclude or None, "context.cache_dir": cache_dir}
     settings = load_settings(options.get("config"), overrides=overrides)
     if clear:
         _clear(settings, path)
-    with tqdm(desc="index", unit="file", disable=None) as bar:
-
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.n = done
-            bar.refresh()
-
+    with indexing_bar() as progress:
         index = open_workspace(settings, progress, root=path)
     summary = index.last_summary
     index.close()

@@ -102,7 +102,7 @@ class SourceBody(BaseModel):
     source: str
     ms: float
     items: int
-    status: Literal["ok", "timeout", "skipped", "error"]
+    status: Literal["ok", "timeout", "error"]
 
 
 class ContextBody(BaseModel):

@@ -14,6 +14,7 @@ from keystroke.errors import ConfigError
 from keystroke.services.factory import build_service
 from keystroke.services.workspace import Watcher, open_workspace
 from keystroke.transports.http.app import create_app
+from keystroke.transports.progress import indexing_bar
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 BACKLOG = 2048
@@ -58,14 +59,7 @@ def _open_workspace(settings: Settings) -> RepositoryIndex | None:
     """Index the configured workspace (a progress bar on a terminal, a summary line always)."""
     if settings.context.workspace is None:
         return None
-    from tqdm import tqdm
-
-    with tqdm(desc="index", unit="file", disable=None, file=sys.stderr) as bar:
-
-        def progress(done: int, total: int) -> None:
-            bar.total, bar.n = total, done
-            bar.refresh()
-
+    with indexing_bar() as progress:
         index = open_workspace(settings, progress)
     summary = index.last_summary
     if summary is not None:
