@@ -72,15 +72,18 @@ def test_eval_repo_scores_with_and_without_context(workspace: Path, tmp_path: Pa
     assert "exact match" in result.stdout
     assert "with context" in result.stdout
     data = json.loads(out.read_text())
-    # the only lines outside imports and signatures that use a name imported from another file of the workspace
-    assert {r["case"]["reference"] for r in data["results"]} == {
-        "apply_discount(self.subtotal(), discount_percent)",
-        "with_tax(discounted)",
+    # the only lines outside imports and signatures that use an API of another file of the workspace
+    assert {(r["case"]["kind"], r["case"]["reference"]) for r in data["results"]} == {
+        ("call", "self.subtotal(), discount_percent)"),
+        ("call", "discounted)"),
+        ("member", "with_tax(amount) - amount"),
     }
-    assert data["summary"]["cases"] == 2
-    for case in data["results"]:
-        assert case["case"]["filepath"] == "shop/cart.py"
-        assert case["case"]["prefix"].endswith(("discounted = ", "return "))
+    assert data["summary"]["cases"] == 3
+    assert data["summary"]["kinds"]["member"]["cases"] == 1
+    assert "member cases (1)" in result.stdout
+    member = next(r for r in data["results"] if r["case"]["kind"] == "member")
+    assert member["case"]["prefix"].endswith("tax = pricing.")
+    assert member["snippets"] >= 1  # the module's members were in the prompt
 
 
 def test_eval_repo_without_cross_file_lines_says_so(tmp_path: Path) -> None:

@@ -1,8 +1,10 @@
 """Repository-level evaluation: does cross-file context help complete lines that use another file's symbols?
 
 Cases are cut from a real repository, in the manner of CrossCodeEval: a line of a Python file that uses a
-name the file imports from another file of the same repository (and that file defines), with the cursor
-placed just before the name's first use on the line; the reference is the rest of the line. Each case is
+name the file imports from another file of the same repository, cut where the other file's API is what comes
+next; the reference is the rest of the line. Two kinds: `member`, just after `Name.` where Name is a class or
+module of the repository and the member is one it defines (`pricing.|with_tax(amount)`); `call`, just after
+`name(` of a function or class defined there, so the arguments are the reference. Each case is
 completed twice by the same completion service and engine: with no context, and with the context service
 collecting from the repository's index at full depth (the current file is never a source, so the answer
 cannot be read from it). Exact match and edit similarity are reported for both, on the same cases.
@@ -28,6 +30,7 @@ from keystroke.services.types import CompletionRequest
 
 Progress = Callable[[int], None]
 PER_FILE = 5
+KINDS = ("member", "call")
 _SKIP = re.compile(r"^\s*(?:from\s|import\s|def\s|class\s|async\s+def\s|@|#|\"\"\"|''')")
 
 
@@ -40,6 +43,7 @@ class RepoCase:
     prefix: str
     suffix: str
     reference: str
+    kind: str = "member"  # "member": cut after `Name.`; "call": cut after `name(`
 
 
 @dataclass
@@ -68,19 +72,11 @@ class RepoReport:
     results: list[RepoResult] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
-        count = len(self.results)
-        totals = {"plain_em": 0.0, "context_em": 0.0, "plain_es": 0.0, "context_es": 0.0}
-        for result in self.results:
-            for key, value in result.scores().items():
-                totals[key] += value
-        means = {key: value / count if count else 0.0 for key, value in totals.items()}
         return {
             "repository": self.repository,
             "model": self.model,
-            "cases": count,
-            **means,
-            "em_uplift": means["context_em"] - means["plain_em"],
-            "es_uplift": means["context_es"] - means["plain_es"],
+            **_scores(self.results),
+            "kinds": {kind: _scores([r for r in self.results if r.case.kind == kind]) for kind in KINDS},
             "plain_ms": percentiles([r.plain_ms for r in self.results], (50, 95)),
             "context_ms": percentiles([r.context_ms for r in self.results], (50, 95)),
             "snippets": percentiles([float(r.snippets) for r in self.results], (50,)),
@@ -93,6 +89,21 @@ class RepoReport:
         }
 
 
+def _scores(results: Sequence[RepoResult]) -> dict[str, Any]:
+    """Case count, mean scores with and without context, and the uplift of each."""
+    totals = {"plain_em": 0.0, "context_em": 0.0, "plain_es": 0.0, "context_es": 0.0}
+    for result in results:
+        for key, value in result.scores().items():
+            totals[key] += value
+    means = {key: value / len(results) if results else 0.0 for key, value in totals.items()}
+    return {
+        "cases": len(results),
+        **means,
+        "em_uplift": means["context_em"] - means["plain_em"],
+        "es_uplift": means["context_es"] - means["plain_es"],
+    }
+
+
 def find_cases(index: RepositoryIndex, limit: int, seed: int = 0) -> list[RepoCase]:
     """Up to `limit` cases, at most `PER_FILE` per file, in a shuffled but reproducible order."""
     cases: list[RepoCase] = []
@@ -103,6 +114,15 @@ def find_cases(index: RepositoryIndex, limit: int, seed: int = 0) -> list[RepoCa
     return cases[:limit]
 
 
+@dataclass(frozen=True)
+class _Target:
+    """A name the file imports from another file of the repository: what it offers after a dot (a class's
+    members or a module's top-level definitions) and whether it can be called."""
+
+    members: frozenset[str]
+    callable: bool
+
+
 def _cases_in(index: RepositoryIndex, relpath: str) -> Iterator[RepoCase]:
     text = index.read(relpath)
     if text is None:
@@ -110,25 +130,43 @@ def _cases_in(index: RepositoryIndex, relpath: str) -> Iterator[RepoCase]:
     tree = parse(text, "python")
     if tree is None:
         return
-    symbols = _cross_file_symbols(index, relpath, imports_of(tree, "python"))
-    if not symbols:
+    targets = _cross_file_targets(index, relpath, imports_of(tree, "python"))
+    if not targets:
         return
-    pattern = re.compile(r"\b(" + "|".join(re.escape(s) for s in sorted(symbols)) + r")\b")
-    lines = text.split("\n")
+    names = "|".join(re.escape(name) for name in sorted(targets))
+    member = re.compile(r"(?<![\w.])(" + names + r")\.([A-Za-z_]\w*)")
+    call = re.compile(r"(?<![\w.])(" + names + r")\((?!\s*\))")
     importing = _import_lines(tree)
     offset = 0
-    starts = []
-    for line in lines:
-        starts.append(offset)
-        offset += len(line) + 1
-    for number, line in enumerate(lines):
-        match = pattern.search(line)
-        if match is None or number in importing or _SKIP.match(line) or _quoted(line[: match.start()]):
+    for number, line in enumerate(text.split("\n")):
+        start, offset = offset, offset + len(line) + 1
+        if number in importing or _SKIP.match(line):
             continue
-        at = starts[number] + match.start()
-        reference = line[match.start() :].rstrip()
-        suffix = text[starts[number] + len(line) :]
-        yield RepoCase(relpath, number, match.start(), match.group(1), text[:at], suffix, reference)
+        found = _cut(line, targets, member, call)
+        if found is None:
+            continue
+        kind, symbol, column = found
+        reference = line[column:].rstrip()
+        if len(reference) < 2:
+            continue
+        yield RepoCase(
+            relpath, number, column, symbol, text[: start + column], text[start + len(line) :], reference, kind
+        )
+
+
+def _cut(
+    line: str, targets: dict[str, _Target], member: re.Pattern[str], call: re.Pattern[str]
+) -> tuple[str, str, int] | None:
+    """Where a case cuts the line, as CrossCodeEval does: just after `Name.` when the member is one the
+    other file defines, else just after `name(` of a function or class defined there (the arguments are the
+    reference). A use inside a string is no case. Returns (kind, symbol, column)."""
+    for match in member.finditer(line):
+        if match.group(2) in targets[match.group(1)].members and not _quoted(line[: match.start()]):
+            return "member", f"{match.group(1)}.{match.group(2)}", match.end(1) + 1
+    for match in call.finditer(line):
+        if targets[match.group(1)].callable and not _quoted(line[: match.start()]):
+            return "call", match.group(1), match.end()
+    return None
 
 
 def _import_lines(tree: Tree) -> set[int]:
@@ -145,16 +183,36 @@ def _quoted(before: str) -> bool:
     return before.count('"') % 2 == 1 or before.count("'") % 2 == 1
 
 
-def _cross_file_symbols(index: RepositoryIndex, relpath: str, imports: Sequence[Import]) -> set[str]:
-    """Names this file imports from another indexed file that defines them at top level."""
-    symbols: set[str] = set()
+def _cross_file_targets(index: RepositoryIndex, relpath: str, imports: Sequence[Import]) -> dict[str, _Target]:
+    """Names this file imports from another indexed file: classes and functions that file defines at top
+    level, and modules of the repository (`from pkg import module`, `import module`)."""
+    targets: dict[str, _Target] = {}
     for imported in imports:
-        for path in index.resolve_module(imported.module, imported.level, relpath):
-            if path == relpath:
+        if not imported.names:
+            paths = index.resolve_module(imported.module, imported.level, relpath)
+            if paths and "." not in imported.module and relpath not in paths:
+                targets[imported.module] = _module_target(index, paths)
+            continue
+        paths = [p for p in index.resolve_module(imported.module, imported.level, relpath) if p != relpath]
+        for name in imported.names:
+            dotted = f"{imported.module}.{name}" if imported.module else name
+            submodule = [p for p in index.resolve_module(dotted, imported.level, relpath) if p != relpath]
+            if submodule:
+                targets[name] = _module_target(index, submodule)
                 continue
-            defined = {d.name for d in index.store.definitions_in(path) if not d.scope}
-            symbols.update(name for name in imported.names if name in defined)
-    return symbols
+            for path in paths:
+                definitions = index.store.definitions_in(path)
+                kinds = {d.kind for d in definitions if not d.scope and d.name == name}
+                if kinds & {"class", "function"}:
+                    members = frozenset(d.name for d in definitions if d.scope == name)
+                    targets[name] = _Target(members, callable=True)
+                    break
+    return targets
+
+
+def _module_target(index: RepositoryIndex, paths: Sequence[str]) -> _Target:
+    members = {d.name for path in paths for d in index.store.definitions_in(path) if not d.scope}
+    return _Target(frozenset(members), callable=False)
 
 
 async def evaluate(
@@ -199,6 +257,13 @@ def format_repo(summary: dict[str, Any]) -> str:
         f"{'':28}{'no context':>12}{'with context':>14}{'uplift':>10}",
         _score_row("exact match", summary["plain_em"], summary["context_em"]),
         _score_row("edit similarity", summary["plain_es"], summary["context_es"]),
+    ]
+    for kind, scores in summary["kinds"].items():
+        if scores["cases"]:
+            rows.append(f"  {kind} cases ({scores['cases']})")
+            rows.append(_score_row("  exact match", scores["plain_em"], scores["context_em"]))
+            rows.append(_score_row("  edit similarity", scores["plain_es"], scores["context_es"]))
+    rows += [
         f"  {'latency p50 / p95 ms':26}{_pair(ms[0]):>12}{_pair(ms[1]):>14}",
         f"  snippets per case p50: {summary['snippets']['p50'] or 0:.0f}",
     ]

@@ -33,6 +33,9 @@ MAX_DEFINITIONS = 8
 MAX_METHODS = 8
 MAX_AMBIGUOUS = 2  # a name defined in more places than this is not looked up by name alone
 MAX_NEAR = 24
+MEMBER_CHARS = 640  # a receiver's member listing, about 160 tokens: within the context budget with room left
+SIGNATURE_CHARS = 80
+_RECEIVER = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\.(\w*)$")
 _ATTRIBUTE = re.compile(r"\b([A-Za-z_]\w*)\.([A-Za-z_]\w*)")
 _BINDING = re.compile(r"^[ \t]*(?:(?:async[ \t]+)?(?:def|class)[ \t]+(\w+)|(\w+)[ \t]*(?::[^=\n]*)?=(?!=))", re.M)
 _PARAMETERS = re.compile(r"^[ \t]*(?:async[ \t]+)?def[ \t]+\w+[ \t]*\(([^)]*)\)", re.M)
@@ -70,9 +73,10 @@ class Query:
 
 
 def definitions(index: RepositoryIndex, query: Query) -> list[ContextItem]:
-    """Definitions of what the current file imports (names used near the cursor first, then the rest), then
-    of classes and called functions near the cursor that the file does not bind itself and that only one or
-    two places in the repository define."""
+    """What the cursor is after (`Name.` -> the members of that class or module), then definitions of what
+    the current file imports (names used near the cursor first, then the rest), then of classes and called
+    functions near the cursor that the file does not bind itself and that only one or two places in the
+    repository define."""
     near = [name for name in query.names_near_cursor() if name not in _BUILTINS][:MAX_NEAR]
     rank = {name: i for i, name in enumerate(near)}
     found: dict[tuple[str, str], tuple[int, str, Definition]] = {}
@@ -96,7 +100,67 @@ def definitions(index: RepositoryIndex, query: Query) -> list[ContextItem]:
         if hit.definition.kind != "variable":
             add(hit.relpath, hit.definition, len(rank) + rank.get(hit.definition.name, 0))
     ordered = sorted(found.values(), key=lambda entry: (entry[0], entry[1], entry[2].line))
-    return [_definition_item(index, path, d) for _, path, d in ordered[:MAX_DEFINITIONS]]
+    receiver = _receiver_item(index, query, modules)
+    if receiver is not None:
+        ordered = [entry for entry in ordered if (entry[1], entry[2].name) != (receiver.filepath, receiver.name)]
+    items = [_definition_item(index, path, d) for _, path, d in ordered[: MAX_DEFINITIONS - (receiver is not None)]]
+    return [receiver.item, *items] if receiver is not None else items
+
+
+@dataclass(frozen=True)
+class _Receiver:
+    filepath: str
+    name: str  # the class, or "" for a module
+    item: ContextItem
+
+
+def _receiver_item(index: RepositoryIndex, query: Query, modules: dict[str, list[str]]) -> _Receiver | None:
+    """When the cursor follows `Name.` (and maybe the start of a member), the members `Name` offers: a class
+    the file imports from another file, or a module of the repository; those starting with what is typed
+    first, then public before private, in file order, within `MEMBER_CHARS`."""
+    match = _RECEIVER.search(query.prefix[-200:])
+    if match is None:
+        return None
+    name, typed = match.groups()
+    for path in modules.get(name, ()):
+        if path != query.filepath:
+            top = [d for d in index.store.definitions_in(path) if not d.scope]
+            return _Receiver(path, "", _members_item(path, 0, "", top, typed))
+    for imported in query.imports:
+        if name not in imported.names:
+            continue
+        for path in index.resolve_module(imported.module, imported.level, query.filepath):
+            found = index.store.definitions_in(path)
+            for definition in found:
+                if definition.name == name and not definition.scope and definition.kind == "class":
+                    members = [d for d in found if d.scope == name]
+                    header = definition.signature + ":"
+                    return _Receiver(path, name, _members_item(path, definition.line, header, members, typed))
+    return None
+
+
+def _members_item(path: str, line: int, header: str, members: list[Definition], typed: str) -> ContextItem:
+    ranked = sorted(
+        members, key=lambda d: (not d.name.startswith(typed) if typed else False, d.name.startswith("_"), d.line)
+    )
+    indent = "    " if header else ""
+    lines = [header] if header else []
+    used = len(header)
+    for member in ranked:
+        text = indent + _one_line(member)
+        if used + len(text) > MEMBER_CHARS:
+            break
+        lines.append(text)
+        used += len(text) + 1
+    return ContextItem("definitions", path, "\n".join(lines), line)
+
+
+def _one_line(definition: Definition) -> str:
+    """A definition as one line: a signature cut to `SIGNATURE_CHARS`, with `: ...` for a def or class."""
+    signature = " ".join(definition.signature.split())
+    if len(signature) > SIGNATURE_CHARS:
+        signature = signature[: SIGNATURE_CHARS - 4].rstrip() + " ..."
+    return signature if definition.kind == "variable" else signature + ": ..."
 
 
 def _imported(
@@ -199,7 +263,7 @@ def _definition_item(index: RepositoryIndex, path: str, definition: Definition) 
         lines.append('    """' + "\n    ".join(doc) + '"""')
     if definition.kind == "class":
         methods = [d for d in index.store.definitions_in(path) if d.scope == definition.name]
-        lines += [f"    {m.signature}: ..." for m in methods[:MAX_METHODS]]
+        lines += ["    " + _one_line(m) for m in methods[:MAX_METHODS]]
     return ContextItem("definitions", path, "\n".join(lines), definition.line)
 
 

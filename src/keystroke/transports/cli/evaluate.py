@@ -92,9 +92,10 @@ def repo(path: Path, limit: int, seed: int, json_out: Path | None, **options: An
     """Cross-file context on a real repository: exact match and edit similarity with and without it.
 
     \b
-    Cases are lines of PATH's Python files that use a name imported from another file of PATH, cut just
-    before that name; each is completed with no context and with context collected from PATH's index (every
-    source is given 1 s, so the score does not depend on how busy the machine is).
+    Cases are lines of PATH's Python files that use a name imported from another file of PATH, cut where
+    that file's API comes next, as CrossCodeEval does: after `Name.` (member cases) or after `name(` (call
+    cases). Each is completed with no context and with context collected from PATH's index (every source is
+    given 1 s, so the score does not depend on how busy the machine is).
     Example: keystroke eval repo ~/src/httpx/httpx --limit 100 --json repo.json
     """
     from tqdm import tqdm
