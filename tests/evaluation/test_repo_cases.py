@@ -12,7 +12,7 @@ from keystroke.evaluation.repo import find_cases
 
 FILES = {
     "pkg/__init__.py": "",
-    "pkg/shapes.py": '''class Circle:
+    "pkg/shapes.py": """class Circle:
     unit = "cm"
 
     def __init__(self, radius: float) -> None:
@@ -24,8 +24,8 @@ FILES = {
 
 def square(side: float) -> float:
     return side * side
-''',
-    "pkg/geometry.py": '''from pkg import shapes
+""",
+    "pkg/geometry.py": """from pkg import shapes
 from pkg.shapes import Circle, square
 import os
 
@@ -38,7 +38,7 @@ def total(radius: float, side: float) -> float:
     bogus = Circle.no_such_member
     empty = square()
     return circle.area() + shapes.square(side)
-''',
+""",
 }
 
 

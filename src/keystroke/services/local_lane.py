@@ -1,0 +1,124 @@
+"""The local semantic lane: completions computed on the user's machine, in milliseconds, with no upload.
+
+Three sources, in this order:
+- Jedi for Python: the members after `.`, names in scope, call signatures (exact, from the code's own
+  analysis); warmed at start by loading the modules most code uses, so the first answer is not the slowest;
+- words of the open buffers, for any language, starting with the partly typed word;
+- a typo fix: when the word before the cursor is no known word but is one edit away from one
+  (`pritn` -> `print`), the known word, replacing what was typed.
+
+It answers on its own when the route says so (mid-expression), and whenever the gateway is slow, down, or the
+file may not be uploaded. Jedi is not thread-safe, so every call runs on one worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import keyword
+import logging
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Literal
+
+from keystroke.domain.editor.words import complete_word, near_miss, partial_word, words_of
+
+log = logging.getLogger(__name__)
+
+WARM_MODULES = ("builtins", "os", "sys", "re", "json", "typing", "pathlib", "collections", "dataclasses")
+MAX_ITEMS = 30
+LocalSource = Literal["jedi", "words", "typo"]
+_PYTHON_WORDS = frozenset(dir(builtins)) | frozenset(keyword.kwlist)
+
+
+@dataclass(frozen=True)
+class LocalItem:
+    label: str  # the whole word or member
+    insert: str  # what to insert at the cursor after removing `replace` characters before it
+    replace: int  # characters before the cursor the insertion replaces (0: it only adds)
+    kind: str  # "function", "class", "module", "keyword", "statement", "word", ...
+    source: LocalSource
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class LocalQuery:
+    text: str  # the whole document
+    line: int  # 0-based
+    column: int  # 0-based, in code points
+    language: str | None
+    path: str | None = None
+    others: tuple[str, ...] = ()  # the texts of the other open documents
+
+
+class LocalLane:
+    def __init__(self) -> None:
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keystroke-local")
+        self.warm = False
+
+    async def warm_up(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._worker, _warm)
+        self.warm = True
+
+    async def complete(self, query: LocalQuery) -> list[LocalItem]:
+        return await asyncio.get_running_loop().run_in_executor(self._worker, complete_locally, query)
+
+    def close(self) -> None:
+        self._worker.shutdown(wait=False, cancel_futures=True)
+
+
+def complete_locally(query: LocalQuery) -> list[LocalItem]:
+    """Jedi's items (Python), then buffer words not already offered, or else a typo fix."""
+    line_before = _line(query.text, query.line)[: query.column]
+    partial = partial_word(line_before)
+    items = _jedi(query, partial) if query.language == "python" else []
+    vocabulary = words_of([query.text, *query.others])
+    vocabulary[partial] -= 1  # the word being typed is not evidence for itself
+    offered = {item.label for item in items}
+    for word in complete_word(partial, +vocabulary):
+        if word not in offered:
+            items.append(LocalItem(word, word[len(partial) :], 0, "word", "words"))
+    if not items and partial:
+        fix = _typo_fix(partial, +vocabulary, query.language == "python")
+        if fix is not None:
+            items.append(LocalItem(fix, fix, len(partial), "word", "typo", f"{partial} -> {fix}"))
+    return items[:MAX_ITEMS]
+
+
+def _typo_fix(partial: str, vocabulary: Counter[str], python: bool) -> str | None:
+    """The known word `partial` most likely meant: the language's own words first, then the buffers' by
+    frequency."""
+    known = [word for word, _ in vocabulary.most_common()]
+    if python:
+        known = sorted(_PYTHON_WORDS) + known
+    return near_miss(partial, known)
+
+
+def _jedi(query: LocalQuery, partial: str) -> list[LocalItem]:
+    import jedi
+
+    try:
+        script = jedi.Script(query.text, path=query.path)
+        completions = script.complete(query.line + 1, query.column)
+    except Exception:  # Jedi fails on some half-typed code; the other sources still answer
+        log.debug("jedi could not complete at %d:%d", query.line, query.column, exc_info=True)
+        return []
+    items = []
+    for completion in completions[:MAX_ITEMS]:
+        if completion.name.startswith("__") and not partial.startswith("_"):
+            continue  # dunders only when asked for
+        items.append(LocalItem(completion.name, completion.complete or "", 0, completion.type, "jedi"))
+    return items
+
+
+def _warm() -> None:
+    import jedi
+
+    jedi.preload_module(*WARM_MODULES)
+    jedi.Script("import os\nos.path.jo", path=None).complete(2, 10)
+
+
+def _line(text: str, number: int) -> str:
+    lines = text.split("\n")
+    return lines[number] if 0 <= number < len(lines) else ""

@@ -1,0 +1,54 @@
+"""The local lane with real Jedi: members, buffer words for any language, typo fixes."""
+
+from __future__ import annotations
+
+import asyncio
+
+from keystroke.services.local_lane import LocalLane, LocalQuery, complete_locally
+
+CODE = "import os\nfrom pathlib import Path\n\ntotal_price = 3\n\n\ndef f(p: Path):\n    p.re"
+
+
+def test_jedi_lists_the_members_after_a_dot() -> None:
+    items = complete_locally(LocalQuery(CODE, 7, 8, "python", "/tmp/x.py"))
+    by_label = {item.label: item for item in items}
+    assert "read_text" in by_label
+    assert by_label["read_text"].insert == "ad_text"
+    assert by_label["read_text"].source == "jedi"
+    assert all(not label.startswith("__") for label in by_label)
+
+
+def test_buffer_words_answer_for_any_language() -> None:
+    text = "let shippingCost = 4;\nlet total = shippi"
+    items = complete_locally(LocalQuery(text, 1, len("let total = shippi"), "javascript", others=("shippingZone",)))
+    assert [(i.label, i.insert, i.source) for i in items] == [
+        ("shippingCost", "ngCost", "words"),
+        ("shippingZone", "ngZone", "words"),
+    ]
+
+
+def test_a_near_miss_identifier_gets_its_fix() -> None:
+    items = complete_locally(LocalQuery("x = 1\npritn", 1, 5, "python"))
+    assert [(i.label, i.insert, i.replace, i.source) for i in items] == [("print", "print", 5, "typo")]
+    words = complete_locally(LocalQuery("quantity = 2\nqunatity", 1, 8, "ruby"))
+    assert [(i.label, i.replace, i.detail) for i in words] == [("quantity", 8, "qunatity -> quantity")]
+
+
+def test_broken_code_still_gets_an_answer() -> None:
+    items = complete_locally(LocalQuery("def (:\n  total_price = 1\n  tot", 2, 5, "python"))
+    assert "total_price" in {item.label for item in items}
+
+
+def test_the_lane_warms_up_and_answers_off_the_event_loop() -> None:
+    lane = LocalLane()
+
+    async def run() -> list[str]:
+        await lane.warm_up()
+        return [item.label for item in await lane.complete(LocalQuery("import os\nos.pa", 1, 5, "python"))]
+
+    try:
+        labels = asyncio.run(run())
+    finally:
+        lane.close()
+    assert lane.warm
+    assert "path" in labels
