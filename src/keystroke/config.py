@@ -101,6 +101,25 @@ class ContextSettings(_Section):
     paste_chars: int = Field(200, ge=1, description="An insertion this large is a paste: collection waits.")
 
 
+class EditorSettings(_Section):
+    gateway: str | None = Field(
+        None, description="Gateway URL the language server asks (e.g. http://127.0.0.1:8765); none: embedded."
+    )
+    key: str | None = Field(None, description="API key sent to the gateway as a bearer token.")
+    debounce_ms: float = Field(150.0, ge=0, description="Wait after an ordinary keystroke before asking.")
+    debounce_min_ms: float = Field(100.0, ge=0, description="Shortest wait, however fast the user types.")
+    debounce_max_ms: float = Field(300.0, ge=0, description="Longest wait, however slowly the user types.")
+    cache_entries: int = Field(10, ge=1, description="Cached suggestions per file.")
+    cache_ttl_s: float = Field(30.0, gt=0, description="How long a cached suggestion lives, in seconds.")
+    large_edit_chars: int = Field(
+        200, ge=1, description="An edit inserting or removing this much (paste, replace) clears the file's cache."
+    )
+    completion_wait_ms: float = Field(
+        1500.0, gt=0, description="How long a completion list waits for the model's item before going without it."
+    )
+    timeout_s: float = Field(10.0, gt=0, description="Give up on a gateway answer after this long.")
+
+
 class ServerSettings(_Section):
     host: str = Field("127.0.0.1", description="Address to listen on; loopback by default.")
     port: int = Field(8765, ge=0, le=65535, description="TCP port to listen on (0 picks a free one).")
@@ -112,6 +131,7 @@ class Settings(_Section):
     completion: CompletionSettings = CompletionSettings()
     limits: LimitSettings = LimitSettings()
     context: ContextSettings = ContextSettings()
+    editor: EditorSettings = EditorSettings()
     server: ServerSettings = ServerSettings()
 
 

@@ -12,9 +12,10 @@ message and exits non-zero. Every message says what was wrong and, where there i
     ├── RequestError                the caller's fault; HTTP 4xx
     │   ├── InvalidRequestError     malformed body or a field with a wrong value (names the field)
     │   └── PayloadTooLargeError    a body or a field over its configured size limit
-    └── EngineError                 the backend failed; HTTP 5xx
-        ├── EngineUnavailableError  closed, or not started
-        └── EngineCrashedError      died in the middle of a generation
+    ├── EngineError                 the backend failed; HTTP 5xx
+    │   ├── EngineUnavailableError  closed, or not started
+    │   └── EngineCrashedError      died in the middle of a generation
+    └── RemoteUnavailableError      the language server's gateway is down, slow or unreadable (local lane answers)
 """
 
 from __future__ import annotations
@@ -79,3 +80,7 @@ class EngineUnavailableError(EngineError):
 
 class EngineCrashedError(EngineError):
     """The backend died in the middle of a generation."""
+
+
+class RemoteUnavailableError(KeystrokeError):
+    """The gateway the language server asks could not answer: down, refused, timed out, or unreadable."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import AnyStr
 
 from tree_sitter import Point, Tree
 
@@ -78,7 +79,7 @@ def _apply_edit(tree: Tree, old: str, new: str) -> None:
     )
 
 
-def common_prefix(a: bytes, b: bytes) -> int:
+def common_prefix(a: AnyStr, b: AnyStr) -> int:
     """Length of the common prefix, by bisection over slice comparisons (C speed, not a loop per byte)."""
     low, high = 0, min(len(a), len(b))
     while low < high:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-Position = tuple[int, int]  # (line, UTF-16 character), as LSP counts them
+Position = tuple[int, int]  # (line, column), 0-based, the column in code points
 
 
 @dataclass(frozen=True)

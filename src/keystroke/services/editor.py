@@ -1,0 +1,411 @@
+"""The editor session service: what the language server does between a keystroke and a shown suggestion.
+
+Per open document it keeps the text, the version, the typing rhythm and a `DocumentSession` (request ids,
+staleness). A suggestion request goes through, in order:
+
+1. the result cache (the same text around the cursor was answered before, or the user typed into a shown
+   suggestion): answered at once;
+2. an in-flight generation that the user is typing along with: its answer is awaited and shown minus what was
+   typed, instead of cancelling it and asking again;
+3. the router: mid-expression after `.` or `(` the local lane (Jedi, buffer words, typo fix) answers first;
+   a file excluded from upload is answered by the local lane only;
+4. the debounce (at once after `.`, `(` or a newline, else about 150 ms adapted to the typing rhythm); a new
+   keystroke ends the wait and the request with it;
+5. the remote lane (gateway or embedded engine). A keystroke that does not extend the generation's text
+   cancels it end to end. If the gateway is down or slow, the local lane answers.
+
+A result is returned only if it was computed for the document's current version and cursor; a late one is
+dropped (and kept in the cache, where the same text will find it again). Time is injected (`EditorClock`),
+so tests drive debounce and TTLs without sleeping. Not thread-safe: one event loop drives it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from keystroke.config import Settings
+from keystroke.domain.context.active import common_prefix
+from keystroke.domain.editor.result_cache import ResultCache, Scope
+from keystroke.domain.editor.router import Lane, Route, route
+from keystroke.domain.editor.session import DocumentSession, Position, Ticket
+from keystroke.domain.editor.triggers import DebounceSettings, Rhythm, Trigger, classify
+from keystroke.domain.privacy.exclusion import ExclusionRules
+from keystroke.errors import RemoteUnavailableError
+from keystroke.services.context import exclusion_rules
+from keystroke.services.local_lane import LocalItem, LocalLane, LocalQuery
+from keystroke.services.remote_lane import RemoteAnswer, RemoteLane
+from keystroke.services.types import CompletionRequest
+
+log = logging.getLogger(__name__)
+
+MAX_TYPED_ALONG = 40  # characters typed into an in-flight generation before it is given up
+SuggestionLane = Lane | str  # a router lane, or "cache" / "inflight" / "fallback"
+
+
+class EditorClock(Protocol):
+    def now(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    def now(self) -> float:
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    text: str  # to insert at the cursor, after removing `replace` characters before it
+    lane: SuggestionLane
+    reason: str
+    ticket: Ticket
+    replace: int = 0
+
+
+@dataclass
+class EditorStats:
+    """Counters for the debug log, the `keystroke/stats` request and the replay benchmark."""
+
+    keystrokes: int = 0
+    requests: int = 0  # suggestion requests received from the editor
+    sent: int = 0  # generations started on the remote lane
+    cancelled: int = 0  # generations cancelled before they finished
+    superseded: int = 0  # requests that ended in their debounce because the user typed on
+    stale: int = 0  # answers that arrived for an older version or cursor and were dropped
+    shown: int = 0
+    cache_hits: int = 0
+    typed_through: int = 0  # cache hits that continue a shown suggestion the user typed into
+    inflight_reused: int = 0
+    remote_errors: int = 0
+    lanes: Counter[str] = field(default_factory=Counter)  # shown suggestions by lane
+    routes: Counter[str] = field(default_factory=Counter)  # router decisions, "lane: reason"
+
+    def as_json(self) -> dict[str, object]:
+        data = dict(self.__dict__)
+        data["lanes"] = dict(self.lanes)
+        data["routes"] = dict(self.routes)
+        return data
+
+
+@dataclass
+class Document:
+    uri: str
+    path: str | None  # on disk, when the document is a file
+    language: str | None
+    text: str
+    session: DocumentSession
+    rhythm: Rhythm
+    excluded: bool
+    trigger: Trigger = Trigger.TYPING  # of the last change
+    timer: asyncio.Future[None] | None = None
+
+
+@dataclass
+class _InFlight:
+    """A generation running on the remote lane, for the text `prefix` | `suffix`."""
+
+    prefix: str
+    suffix: str
+    task: asyncio.Task[RemoteAnswer]
+    waiters: int = 0
+    kept: bool = False  # the user typed along with it: the next request reuses it
+
+
+class EditorService:
+    def __init__(
+        self,
+        remote: RemoteLane | None,
+        local: LocalLane,
+        settings: Settings,
+        *,
+        tenant: str = "local",
+        root: Path | None = None,
+        clock: EditorClock | None = None,
+    ) -> None:
+        self.remote = remote
+        self.local = local
+        self.settings = settings.editor
+        self.tenant = tenant
+        self.root = root
+        self.clock = clock or SystemClock()
+        self.cache = ResultCache(self.settings.cache_entries, self.settings.cache_ttl_s, self.clock.now)
+        self.stats = EditorStats()
+        self._rules: ExclusionRules = exclusion_rules(settings.context)
+        self._debounce = DebounceSettings(
+            self.settings.debounce_ms, self.settings.debounce_min_ms, self.settings.debounce_max_ms
+        )
+        self._documents: dict[str, Document] = {}
+        self._inflight: dict[str, _InFlight] = {}
+
+    # -- documents ---------------------------------------------------------------------------------------
+
+    def open(self, uri: str, text: str, version: int, language: str | None, path: str | None = None) -> Document:
+        document = Document(
+            uri, path, language, text, DocumentSession(uri, version), Rhythm(self._debounce), self._excludes(path)
+        )
+        self._documents[uri] = document
+        return document
+
+    def change(self, uri: str, version: int, text: str) -> None:
+        """The document now reads `text`: supersede its pending request, keep or cancel its generation."""
+        document = self._documents[uri]
+        start, removed, inserted = _diff(document.text, text)
+        document.text = text
+        document.session.changed(version)
+        document.rhythm.keystroke(self.clock.now())
+        document.trigger = classify(inserted)
+        self.stats.keystrokes += 1
+        if document.timer is not None and not document.timer.done():
+            document.timer.cancel()
+        if max(len(inserted), len(removed)) >= self.settings.large_edit_chars:
+            self.cache.invalidate(self._key_path(document))
+        inflight = self._inflight.get(uri)
+        if inflight is not None and not inflight.task.done():
+            if removed == "" and _extends(inflight, text, start + len(inserted)):
+                inflight.kept = True
+            else:
+                self._cancel(uri)
+
+    def save(self, uri: str) -> None:
+        if uri in self._documents:
+            self.cache.invalidate(self._key_path(self._documents[uri]))
+
+    def close(self, uri: str) -> None:
+        self._cancel(uri)
+        document = self._documents.pop(uri, None)
+        if document is not None and document.timer is not None:
+            document.timer.cancel()
+
+    def document(self, uri: str) -> Document | None:
+        return self._documents.get(uri)
+
+    def texts(self, but: str) -> tuple[str, ...]:
+        return tuple(d.text for uri, d in self._documents.items() if uri != but)
+
+    # -- suggestions ----------------------------------------------------------------------------------
+
+    async def suggest(self, uri: str, position: Position, offset: int, invoked: bool = False) -> Suggestion | None:
+        """The suggestion to show at `offset` of the text; `position` is the same place as (line, column),
+        both in code points."""
+        document = self._documents[uri]
+        ticket = document.session.ticket(position)
+        self.stats.requests += 1
+        prefix, suffix = document.text[:offset], document.text[offset:]
+        chosen = self._route(document, prefix, suffix)
+        found = self._from_cache(document, ticket, prefix, suffix)
+        if found is None:
+            found = await self._answer(document, ticket, chosen, prefix, suffix, invoked)
+        if found is None or not found.text:
+            return None
+        if not document.session.is_current(ticket):
+            self.stats.stale += 1
+            return None
+        self.stats.shown += 1
+        self.stats.lanes[str(found.lane)] += 1
+        return found
+
+    async def local_items(self, uri: str, position: Position) -> list[LocalItem]:
+        document = self._documents[uri]
+        query = LocalQuery(document.text, position[0], position[1], document.language, document.path, self.texts(uri))
+        return await self.local.complete(query)
+
+    async def _answer(
+        self, document: Document, ticket: Ticket, chosen: Route, prefix: str, suffix: str, invoked: bool
+    ) -> Suggestion | None:
+        reused = await self._typed_along(document, ticket, prefix, suffix)
+        if reused is not None:
+            return reused
+        if chosen.lane == "local" or document.excluded or self.remote is None:
+            only_local = document.excluded or self.remote is None
+            local = await self._local(document, ticket, chosen.reason, selective=not only_local)
+            if local is not None or only_local:
+                return local
+        if not await self._debounced(document, Trigger.INVOKED if invoked else document.trigger):
+            return None
+        lane = "multiline" if chosen.lane == "multiline" else "inline"
+        try:
+            answer = await self._generate(document, prefix, suffix, lane)
+        except RemoteUnavailableError as exc:
+            self.stats.remote_errors += 1
+            log.warning("remote lane unavailable, answering locally: %s", exc)
+            return await self._local(document, ticket, "remote lane unavailable", lane="fallback")
+        return Suggestion(answer.text, lane, chosen.reason, ticket) if answer is not None else None
+
+    def _route(self, document: Document, prefix: str, suffix: str) -> Route:
+        line_start = prefix.rfind("\n") + 1
+        previous_start = prefix.rfind("\n", 0, max(0, line_start - 1)) + 1
+        line_end = suffix.find("\n")
+        chosen = route(
+            prefix[line_start:],
+            suffix if line_end < 0 else suffix[:line_end],
+            prefix[previous_start : max(previous_start, line_start - 1)],
+        )
+        if document.excluded:
+            chosen = Route("local", "file excluded from upload")
+        self.stats.routes[f"{chosen.lane}: {chosen.reason}"] += 1
+        log.debug("route %s: %s (%s)", document.uri, chosen.lane, chosen.reason)
+        return chosen
+
+    def _from_cache(self, document: Document, ticket: Ticket, prefix: str, suffix: str) -> Suggestion | None:
+        if self.remote is None:
+            return None
+        hit = self.cache.lookup(self._scope(document), prefix, suffix)
+        if hit is None:
+            return None
+        self.stats.cache_hits += 1
+        self.stats.typed_through += hit.typed > 0
+        return Suggestion(hit.text, "cache", "typed through" if hit.typed else "same text", ticket)
+
+    async def _typed_along(self, document: Document, ticket: Ticket, prefix: str, suffix: str) -> Suggestion | None:
+        """The answer of a generation the user has been typing along with, minus what was typed."""
+        inflight = self._inflight.get(document.uri)
+        if inflight is None or inflight.task.done() or not inflight.kept:
+            return None
+        typed = prefix[len(inflight.prefix) :]
+        if suffix != inflight.suffix or not prefix.startswith(inflight.prefix) or "\n" in typed:
+            return None
+        inflight.kept = False
+        answer = await self._wait(document.uri, inflight)
+        if answer is None or not answer.text.startswith(typed) or len(answer.text) <= len(typed):
+            return None
+        self.stats.inflight_reused += 1
+        return Suggestion(answer.text[len(typed) :], "inflight", "typed along with the generation", ticket)
+
+    async def _local(
+        self, document: Document, ticket: Ticket, reason: str, lane: str = "local", *, selective: bool = False
+    ) -> Suggestion | None:
+        """The local lane's best item. `selective`: only when it is a fair guess as ghost text (a word is
+        partly typed, or there is just one candidate), not the first of an alphabetical member list."""
+        line, column = ticket.position
+        items = await self.local.complete(
+            LocalQuery(document.text, line, column, document.language, document.path, self.texts(document.uri))
+        )
+        if not items:
+            return None
+        best = items[0]
+        if selective and len(items) > 1 and best.insert == best.label and not best.replace:
+            return None
+        return Suggestion(best.insert, lane, f"{reason} ({best.source})", ticket, replace=best.replace)
+
+    async def _debounced(self, document: Document, trigger: Trigger) -> bool:
+        """Wait out the debounce; False if a keystroke came first (the request is superseded)."""
+        delay = document.rhythm.delay_ms(trigger)
+        if delay <= 0:
+            return True
+        timer = asyncio.ensure_future(self.clock.sleep(delay / 1000))
+        document.timer = timer
+        try:
+            await timer
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # the request itself was cancelled
+            self.stats.superseded += 1
+            return False
+        return True
+
+    async def _generate(self, document: Document, prefix: str, suffix: str, mode: str) -> RemoteAnswer | None:
+        assert self.remote is not None
+        self._cancel(document.uri)
+        request = CompletionRequest(
+            prefix,
+            suffix,
+            document.language,
+            self._key_path(document),
+            mode="multiline" if mode == "multiline" else "inline",
+            session_id=f"lsp:{document.uri}",
+        )
+        task = asyncio.ensure_future(self._timed(self.remote, request))
+        inflight = _InFlight(prefix, suffix, task)
+        self._inflight[document.uri] = inflight
+        self.stats.sent += 1
+        answer = await self._wait(document.uri, inflight)
+        if answer is not None and answer.text:
+            self.cache.store(self._scope(document), prefix, suffix, answer.text)
+        return answer
+
+    async def _timed(self, remote: RemoteLane, request: CompletionRequest) -> RemoteAnswer:
+        try:
+            async with asyncio.timeout(self.settings.timeout_s):
+                return await remote.complete(request)
+        except TimeoutError as exc:
+            raise RemoteUnavailableError(f"no answer within {self.settings.timeout_s:g} s") from exc
+
+    async def _wait(self, uri: str, inflight: _InFlight) -> RemoteAnswer | None:
+        """The generation's answer; if this request is cancelled and nobody else waits, the generation too."""
+        inflight.waiters += 1
+        try:
+            return await asyncio.shield(inflight.task)
+        except asyncio.CancelledError:
+            if inflight.task.cancelled():
+                return None  # cancelled by a keystroke, not by this request's own cancellation
+            if inflight.waiters == 1 and not inflight.kept and self._inflight.get(uri) is inflight:
+                self._cancel(uri)
+            raise
+        finally:
+            inflight.waiters -= 1
+
+    def _cancel(self, uri: str) -> None:
+        inflight = self._inflight.pop(uri, None)
+        if inflight is not None and not inflight.task.done():
+            inflight.task.cancel()
+            self.stats.cancelled += 1
+
+    # -- privacy and keys -------------------------------------------------------------------------------
+
+    def _excludes(self, path: str | None) -> bool:
+        if path is None:
+            return False
+        candidate = Path(path)
+        if self.root is not None and candidate.is_relative_to(self.root):
+            relative = candidate.relative_to(self.root).as_posix()
+        else:
+            relative = candidate.as_posix().lstrip("/")
+        return self._rules.excludes_path(relative)
+
+    def _key_path(self, document: Document) -> str:
+        if document.path is not None and self.root is not None and Path(document.path).is_relative_to(self.root):
+            return Path(document.path).relative_to(self.root).as_posix()
+        return document.path or document.uri
+
+    def _scope(self, document: Document) -> Scope:
+        model = self.remote.model if self.remote is not None else "local"
+        return Scope(self.tenant, model, self._key_path(document))
+
+    async def aclose(self) -> None:
+        for uri in list(self._inflight):
+            self._cancel(uri)
+        with contextlib.suppress(Exception):
+            if self.remote is not None:
+                await self.remote.aclose()
+        self.local.close()
+
+
+def _diff(old: str, new: str) -> tuple[int, str, str]:
+    """Where two texts differ: (start, removed text, inserted text)."""
+    start = common_prefix(old, new)
+    limit = min(len(old), len(new)) - start
+    tail = common_prefix(old[::-1][:limit], new[::-1][:limit]) if limit > 0 else 0
+    return start, old[start : len(old) - tail], new[start : len(new) - tail]
+
+
+def _extends(inflight: _InFlight, text: str, cursor: int) -> bool:
+    """Whether `text` with the cursor at `cursor` is the generation's text plus a little typed at its cursor."""
+    typed = text[len(inflight.prefix) : cursor]
+    return (
+        len(inflight.prefix) <= cursor
+        and text.startswith(inflight.prefix)
+        and text[cursor:] == inflight.suffix
+        and "\n" not in typed
+        and len(typed) <= MAX_TYPED_ALONG
+    )

@@ -1,0 +1,158 @@
+"""The remote lane: the model's suggestion, from a gateway over HTTP or from the engine in-process.
+
+One small interface (`RemoteLane`) with two implementations, so the editor service does not know which it has:
+- `GatewayLane` streams `POST /v1/completions` (Server-Sent Events) and returns at the `first_action` event
+  for a one-line request; cancelling the call closes the HTTP stream, and the gateway stops decoding;
+- `EmbeddedLane` runs the completion service in this process (`keystroke lsp --embedded`); cancelling the
+  call closes the service's stream, and the engine stops decoding within a token.
+
+Errors a user can act on (gateway down, refused, timed out, answered garbage) become `RemoteUnavailableError`
+with what happened; the editor service then answers from the local lane.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+
+from keystroke.errors import RemoteUnavailableError
+from keystroke.services.completion import CompletionService
+from keystroke.services.types import CompletionRequest, Delta, Finished, FirstAction
+
+
+@dataclass(frozen=True)
+class RemoteAnswer:
+    text: str
+    model: str
+    first_action_ms: float | None  # as the serving side measured it
+
+
+class RemoteLane(Protocol):
+    @property
+    def model(self) -> str: ...
+
+    async def complete(self, request: CompletionRequest) -> RemoteAnswer: ...
+
+    async def aclose(self) -> None: ...
+
+
+class EmbeddedLane:
+    def __init__(self, service: CompletionService) -> None:
+        self.service = service
+
+    @property
+    def model(self) -> str:
+        return self.service.backend.info.name
+
+    async def complete(self, request: CompletionRequest) -> RemoteAnswer:
+        text, first_ms = "", None
+        stream = self.service.stream(request)
+        try:
+            async for event in stream:
+                if isinstance(event, FirstAction):
+                    text, first_ms = event.text, event.at_ms
+                    if request.mode == "inline":
+                        break  # one line is all that was asked: stop decoding now
+                elif isinstance(event, Delta):
+                    text += event.text
+                elif isinstance(event, Finished):
+                    text = event.result.text
+        finally:
+            await stream.aclose()  # type: ignore[attr-defined]
+        return RemoteAnswer(text, self.model, first_ms)
+
+    async def aclose(self) -> None:
+        await self.service.backend.aclose()
+
+
+class GatewayLane:
+    def __init__(self, url: str, key: str | None = None, timeout_s: float = 10.0) -> None:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self.url = url.rstrip("/")
+        self._client = httpx.AsyncClient(base_url=self.url, headers=headers, timeout=timeout_s)
+        self._model = "unknown"
+
+    @property
+    def model(self) -> str:
+        return self._model
+
+    async def connect(self) -> str:
+        """Ask the gateway which model it serves (the result cache keys carry it)."""
+        try:
+            response = await self._client.get("/v1/models")
+            response.raise_for_status()
+            self._model = str(response.json()["data"][0]["id"])
+        except (httpx.HTTPError, KeyError, IndexError, ValueError) as exc:
+            raise RemoteUnavailableError(f"gateway {self.url} did not list its model: {_describe(exc)}") from exc
+        return self._model
+
+    async def complete(self, request: CompletionRequest) -> RemoteAnswer:
+        body = _body(request)
+        try:
+            async with self._client.stream("POST", "/v1/completions", json=body) as response:
+                if response.status_code != 200:
+                    await response.aread()
+                    raise RemoteUnavailableError(f"gateway answered {response.status_code}: {response.text[:200]}")
+                return await self._read(_events(response), request.mode == "inline")
+        except httpx.HTTPError as exc:
+            raise RemoteUnavailableError(f"gateway {self.url}: {_describe(exc)}") from exc
+
+    async def _read(self, events: AsyncIterator[tuple[str, dict[str, Any]]], inline: bool) -> RemoteAnswer:
+        text, first_ms = "", None
+        async for name, data in events:
+            if name == "first_action":
+                text, first_ms = str(data.get("text", "")), data.get("first_action_ms")
+                if inline:
+                    break  # leaving the stream closes it: the gateway stops decoding
+            elif name == "delta":
+                text += str(data.get("text", ""))
+            elif name == "done":
+                self._model = str(data.get("model", self._model))
+                text = str(data["choices"][0]["text"]) if data.get("choices") else text
+                break
+            elif name == "error":
+                raise RemoteUnavailableError(f"gateway failed mid-stream: {data.get('error', data)}")
+        return RemoteAnswer(text, self._model, first_ms)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def _body(request: CompletionRequest) -> dict[str, Any]:
+    segments: dict[str, Any] = {"prefix": request.prefix, "suffix": request.suffix}
+    if request.filepath:
+        segments["filepath"] = request.filepath
+    if request.snippets:
+        segments["snippets"] = [{"filepath": s.filepath, "body": s.body} for s in request.snippets]
+    body: dict[str, Any] = {"segments": segments, "mode": request.mode, "stream": True}
+    if request.language:
+        body["language"] = request.language
+    for field in ("session_id", "request_id", "max_tokens"):
+        value = getattr(request, field)
+        if value is not None:
+            body[field] = value
+    return body
+
+
+async def _events(response: httpx.Response) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    """Server-Sent Events as (event name, JSON data)."""
+    name, data = "message", ""
+    async for line in response.aiter_lines():
+        if line.startswith("event:"):
+            name = line[6:].strip()
+        elif line.startswith("data:"):
+            data += line[5:].strip()
+        elif not line and data:
+            try:
+                yield name, json.loads(data)
+            except ValueError as exc:
+                raise RemoteUnavailableError(f"gateway sent an unreadable event: {data[:100]!r}") from exc
+            name, data = "message", ""
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -1,0 +1,228 @@
+"""The editor service on the real model, with time and the network's pace in the test's hands.
+
+The remote lane is the real embedded engine behind a `GatedLane` (answers arrive when the test lets them), and
+the clock is manual, so debounce, cancellation and staleness are driven exactly, with no sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from keystroke.services.completion import CompletionService
+from keystroke.services.editor import EditorService, Suggestion
+from keystroke.services.lane_faults import GatedLane
+from keystroke.services.local_lane import LocalLane
+from keystroke.services.remote_lane import EmbeddedLane, GatewayLane
+from tests.conftest import make_settings, run
+from tests.editor.clock import ManualClock, settle
+
+pytestmark = pytest.mark.model
+
+URI = "file:///ws/calc.py"
+TEXT = "def add(a, b):\n    return "
+
+
+class Rig:
+    def __init__(self, service: CompletionService, remote: Any = None, **settings: Any) -> None:
+        self.clock = ManualClock()
+        self.lane = GatedLane(EmbeddedLane(service))
+        self.editor = EditorService(
+            remote if remote is not None else self.lane,
+            LocalLane(),
+            make_settings(**settings),
+            clock=self.clock,
+            root=None,
+        )
+        self.version = 1
+
+    def open(self, text: str = TEXT, uri: str = URI, path: str | None = "/ws/calc.py") -> None:
+        self.editor.open(uri, text, self.version, "python", path)
+
+    def type(self, text: str, uri: str = URI) -> None:
+        self.version += 1
+        self.editor.change(uri, self.version, text)
+
+    def ask(self, uri: str = URI) -> asyncio.Task[Suggestion | None]:
+        document = self.editor.document(uri)
+        assert document is not None
+        text = document.text
+        line = text.count("\n")
+        column = len(text) - (text.rfind("\n") + 1)
+        return asyncio.ensure_future(self.editor.suggest(uri, (line, column), len(text)))
+
+
+def scenario(service: CompletionService, body: Callable[[Rig], Awaitable[None]], **settings: Any) -> None:
+    async def main() -> None:
+        rig = Rig(service, **settings)
+        try:
+            await body(rig)
+        finally:
+            rig.editor.local.close()
+
+    run(main())
+
+
+def test_an_ordinary_keystroke_waits_for_the_debounce_a_trigger_character_does_not(
+    service: CompletionService,
+) -> None:
+    async def body(rig: Rig) -> None:
+        rig.open("x = 1\ny = x")
+        rig.type("x = 1\ny = x ")
+        rig.type("x = 1\ny = x +")
+        pending = rig.ask()
+        await settle()
+        assert rig.lane.started == []  # waiting out the debounce
+        await rig.clock.advance(0.100)
+        assert rig.lane.started == []
+        await rig.clock.advance(0.060)  # 150 ms passed
+        assert len(rig.lane.started) == 1
+        rig.lane.release(all_later=True)
+        await pending
+        rig.type("x = 1\ny = x + 1\n")  # after a newline: no wait
+        immediate = rig.ask()
+        await settle()
+        assert len(rig.lane.started) == 2
+        await immediate
+
+    scenario(service, body)
+
+
+def test_a_keystroke_during_the_debounce_supersedes_the_request(service: CompletionService) -> None:
+    async def body(rig: Rig) -> None:
+        rig.open()
+        rig.type(TEXT + "a")
+        first = rig.ask()
+        await settle()
+        rig.type(TEXT + "a ")
+        assert await first is None
+        assert rig.editor.stats.superseded == 1
+        assert rig.lane.started == []  # it never reached the model
+
+    scenario(service, body)
+
+
+def test_a_keystroke_that_does_not_extend_the_generation_cancels_it(service: CompletionService) -> None:
+    async def body(rig: Rig) -> None:
+        rig.open("def add(a, b):\n    return a")
+        rig.type(TEXT)  # a deletion, then ask right away (invoked)
+        first = asyncio.ensure_future(rig.editor.suggest(URI, (1, 11), len(TEXT), invoked=True))
+        await settle()
+        assert rig.lane.waiting == 1
+        rig.type("def add(a, b):\n    retur")  # backspace: the generation's text is gone
+        await settle()
+        assert rig.lane.cancelled == 1
+        assert rig.editor.stats.cancelled == 1
+        assert await first is None
+
+    scenario(service, body)
+
+
+def test_a_late_answer_for_an_older_version_is_dropped_and_typing_along_reuses_it(
+    service: CompletionService,
+) -> None:
+    async def body(rig: Rig) -> None:
+        rig.open("def add(a, b):\n    return")
+        rig.type(TEXT)
+        first = asyncio.ensure_future(rig.editor.suggest(URI, (1, 11), len(TEXT), invoked=True))
+        await settle()
+        # what the model will answer, from an ungated copy of the same lane
+        expected = (await rig.lane.inner.complete(rig.lane.started[0])).text
+        assert expected.strip(), "the model answered nothing to reuse"
+        typed = expected[0]
+        rig.type(TEXT + typed)  # the user types the generation's first character while it runs
+        second = rig.ask()
+        await settle()
+        assert rig.lane.cancelled == 0  # kept, not cancelled
+        rig.lane.release()
+        assert await first is None  # computed for the older version: never shown
+        assert rig.editor.stats.stale == 1
+        reused = await second
+        assert reused is not None
+        assert (reused.lane, reused.text) == ("inflight", expected[1:])
+        assert len(rig.lane.started) == 1  # no second generation
+
+    scenario(service, body)
+
+
+def test_typing_through_a_shown_suggestion_needs_no_request(service: CompletionService) -> None:
+    async def body(rig: Rig) -> None:
+        rig.open("def add(a, b):\n    return")
+        rig.type(TEXT)
+        rig.lane.release(all_later=True)
+        shown = await asyncio.ensure_future(rig.editor.suggest(URI, (1, 11), len(TEXT), invoked=True))
+        assert shown is not None
+        assert len(shown.text) >= 2
+        for n in range(1, len(shown.text)):
+            rig.type(TEXT + shown.text[:n])
+            rest = await rig.ask()
+            assert rest is not None
+            assert (rest.lane, rest.text) == ("cache", shown.text[n:])
+        assert len(rig.lane.started) == 1
+        assert rig.editor.stats.typed_through == len(shown.text) - 1
+
+    scenario(service, body)
+
+
+def test_a_retyped_context_is_a_hit_and_a_save_clears_it(service: CompletionService) -> None:
+    async def body(rig: Rig) -> None:
+        rig.open("def add(a, b):\n    return")
+        rig.type(TEXT)
+        rig.lane.release(all_later=True)
+        first = await rig.editor.suggest(URI, (1, 11), len(TEXT), invoked=True)
+        assert first is not None
+        rig.type(TEXT + "x")
+        rig.type(TEXT)  # deleted again: the same text as before
+        again = await rig.editor.suggest(URI, (1, 11), len(TEXT), invoked=True)
+        assert again is not None
+        assert (again.lane, again.text) == ("cache", first.text)
+        rig.editor.save(URI)
+        await rig.editor.suggest(URI, (1, 11), len(TEXT), invoked=True)
+        assert len(rig.lane.started) == 2  # asked the model again
+
+    scenario(service, body)
+
+
+def test_a_paste_clears_the_files_cache(service: CompletionService) -> None:
+    async def body(rig: Rig) -> None:
+        rig.open("def add(a, b):\n    return")
+        rig.type(TEXT)
+        rig.lane.release(all_later=True)
+        assert await rig.editor.suggest(URI, (1, 11), len(TEXT), invoked=True) is not None
+        assert len(rig.editor.cache) == 1
+        rig.type(TEXT + "\n# pasted\n" * 30)
+        assert len(rig.editor.cache) == 0
+
+    scenario(service, body)
+
+
+def test_a_document_in_an_excluded_file_sends_nothing_upstream(service: CompletionService) -> None:
+    async def body(rig: Rig) -> None:
+        uri = "file:///ws/.env.py"
+        rig.open("API_TOKEN = 'abc'\nAPI_TOK", uri=uri, path="/ws/.env.py")
+        rig.lane.release(all_later=True)
+        got = await rig.editor.suggest(uri, (1, 7), len("API_TOKEN = 'abc'\nAPI_TOK"), invoked=True)
+        assert rig.lane.started == []
+        assert got is not None
+        assert (got.lane, got.text) == ("local", "EN")
+        assert "excluded" in got.reason
+
+    scenario(service, body)
+
+
+def test_the_gateway_down_leaves_the_local_lane_answering(service: CompletionService) -> None:
+    async def body(rig: Rig) -> None:
+        rig.open("total_price = 1\nprint(total_pr")
+        got = await rig.editor.suggest(URI, (1, 14), len("total_price = 1\nprint(total_pr"), invoked=True)
+        assert got is not None
+        assert (got.lane, got.text) == ("local", "ice")  # mid-call: the local lane answers first
+        rig.type("total_price = 1\nx = total_price + ")
+        got = await rig.editor.suggest(URI, (1, 18), len("total_price = 1\nx = total_price + "), invoked=True)
+        assert rig.editor.stats.remote_errors == 1
+        assert got is None or got.lane == "fallback"
+
+    closed_port = GatewayLane("http://127.0.0.1:9", timeout_s=2.0)  # nothing listens on the discard port
+    scenario(service, body, remote=closed_port)
