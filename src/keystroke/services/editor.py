@@ -87,13 +87,14 @@ class EditorStats:
     typed_through: int = 0  # cache hits that continue a shown suggestion the user typed into
     inflight_reused: int = 0
     remote_errors: int = 0
+    accepted: int = 0  # suggestions the editor reported accepted (the `keystroke.accepted` command)
     lanes: Counter[str] = field(default_factory=Counter)  # shown suggestions by lane
-    routes: Counter[str] = field(default_factory=Counter)  # router decisions, "lane: reason"
+    routes: Counter[tuple[str, str]] = field(default_factory=Counter)  # router decisions, (lane, reason)
 
     def as_json(self) -> dict[str, object]:
         data = dict(self.__dict__)
         data["lanes"] = dict(self.lanes)
-        data["routes"] = dict(self.routes)
+        data["routes"] = [{"lane": lane, "reason": why, "count": n} for (lane, why), n in sorted(self.routes.items())]
         return data
 
 
@@ -252,7 +253,7 @@ class EditorService:
         )
         if document.excluded:
             chosen = Route("local", "file excluded from upload")
-        self.stats.routes[f"{chosen.lane}: {chosen.reason}"] += 1
+        self.stats.routes[chosen.lane, chosen.reason] += 1
         log.debug("route %s: %s (%s)", document.uri, chosen.lane, chosen.reason)
         return chosen
 

@@ -74,6 +74,7 @@ def cli() -> None:
       keystroke serve                              # gateway on http://127.0.0.1:8765
       keystroke serve --workspace .                # ... collecting context from this folder itself
       keystroke index .                            # build (or refresh) the folder's context index
+      keystroke lsp --embedded                     # language server for your editor (see README)
       keystroke complete app.py --line 12 --column 5
       keystroke eval humaneval-infill --data ../shared/eval-data/human-eval-infilling --limit 50
       keystroke bench typing
@@ -81,12 +82,13 @@ def cli() -> None:
 
 
 def main() -> None:
-    from keystroke.transports.cli import bench, commands, evaluate, index
+    from keystroke.transports.cli import bench, commands, evaluate, index, lsp
 
     cli.add_command(commands.serve)
     cli.add_command(commands.complete)
     cli.add_command(commands.models)
     cli.add_command(index.index_command)
+    cli.add_command(lsp.lsp)
     cli.add_command(evaluate.eval_group)
     cli.add_command(bench.bench_group)
     cli(prog_name="keystroke")

@@ -1,0 +1,66 @@
+"""`keystroke lsp`: the language server over stdio, asking a gateway or running the engine in-process."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from keystroke.transports.cli.main import engine_options, settings_from
+
+
+@click.command("lsp")
+@click.option("--gateway", help="Gateway URL to ask, e.g. http://127.0.0.1:8765 (or editor.gateway).")
+@click.option("--key", envvar="KEYSTROKE_API_KEY", help="API key for the gateway (or $KEYSTROKE_API_KEY).")
+@click.option("--embedded", is_flag=True, help="Run the engine in this process: one offline user, no gateway.")
+@click.option("--workspace", type=click.Path(file_okay=False, path_type=Path), help="Workspace root (exclusion).")
+@click.option(
+    "--log-level",
+    type=click.Choice(["error", "warning", "info", "debug"]),
+    default="warning",
+    show_default=True,
+    help="Log level on stderr; debug shows the lane chosen for each request and why. Logs never contain code.",
+)
+@engine_options
+def lsp(
+    gateway: str | None, key: str | None, embedded: bool, workspace: Path | None, log_level: str, **options: Any
+) -> None:
+    """Language server over stdio: ghost text (textDocument/inlineCompletion) and completion lists.
+
+    \b
+    Exactly one of --gateway URL or --embedded:
+      keystroke lsp --gateway http://127.0.0.1:8765    # a gateway started with `keystroke serve`
+      keystroke lsp --embedded                         # the default model in-process, fully offline
+    The editor starts this command; see the README for VS Code, Neovim and Helix. Files excluded from upload
+    (.env*, *.pem, *.key, id_rsa*, credentials folders, ...) are answered by the local lane only.
+    """
+    settings = settings_from(options, **{"editor.gateway": gateway, "editor.key": key})
+    gateway = settings.editor.gateway
+    if embedded == (gateway is not None):
+        raise click.UsageError("give exactly one of --gateway URL or --embedded")
+    _log_to_stderr(log_level)
+    from keystroke.services.editor import EditorService
+    from keystroke.services.local_lane import LocalLane
+    from keystroke.services.remote_lane import EmbeddedLane, GatewayLane, RemoteLane
+    from keystroke.transports.lsp.server import build_server
+
+    remote: RemoteLane
+    if embedded:
+        from keystroke.services.factory import build_service
+
+        remote = EmbeddedLane(build_service(settings))
+    else:
+        assert gateway is not None
+        remote = GatewayLane(gateway, settings.editor.key, settings.editor.timeout_s)
+    root = workspace.resolve() if workspace is not None else Path.cwd()
+    editor = EditorService(remote, LocalLane(), settings, root=root)
+    build_server(editor).start_io()
+
+
+def _log_to_stderr(level: str) -> None:
+    logging.basicConfig(stream=sys.stderr, level=level.upper(), format="keystroke lsp %(levelname)s %(message)s")
+    for noisy in ("pygls", "httpx", "httpcore", "parso", "jedi"):  # their debug logs quote message bodies: code
+        logging.getLogger(noisy).setLevel(logging.WARNING)

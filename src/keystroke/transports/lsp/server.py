@@ -1,0 +1,227 @@
+"""`keystroke lsp`: the language server (pygls over stdio). Handlers parse, call the editor service, map back.
+
+- `textDocument/inlineCompletion` (LSP 3.18 ghost text): the editor service's suggestion, replacing what the
+  local lane corrects (a typo) and nothing else;
+- `textDocument/completion`: the local lane's items, plus the model's suggestion as the first item when it
+  arrives within `editor.completion_wait_ms` (else the list is marked incomplete, so the editor asks again);
+- didOpen/didChange/didSave/didClose keep the editor service's documents (a change supersedes the document's
+  pending request and cancels its generation unless the user is typing along with it);
+- `$/cancelRequest` cancels the handler, and with it the generation when nobody else waits for it;
+- `keystroke/stats` answers the editor service's counters (lanes, cache hits, cancellations, stale drops).
+
+Positions arrive in the client's encoding (UTF-16 by default) and are converted to code points here, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
+from pygls.workspace import TextDocument
+
+from keystroke import __version__
+from keystroke.services.editor import EditorService, Suggestion
+from keystroke.services.local_lane import LocalItem
+
+log = logging.getLogger(__name__)
+
+STATS = "keystroke/stats"
+ACCEPTED = "keystroke.accepted"
+_KINDS = {
+    "function": types.CompletionItemKind.Function,
+    "class": types.CompletionItemKind.Class,
+    "module": types.CompletionItemKind.Module,
+    "keyword": types.CompletionItemKind.Keyword,
+    "instance": types.CompletionItemKind.Variable,
+    "statement": types.CompletionItemKind.Variable,
+    "param": types.CompletionItemKind.Variable,
+    "property": types.CompletionItemKind.Property,
+    "path": types.CompletionItemKind.File,
+    "word": types.CompletionItemKind.Text,
+}
+
+
+class KeystrokeServer(LanguageServer):
+    def __init__(self, editor: EditorService) -> None:
+        super().__init__("keystroke", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        self.editor = editor
+        self.background: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, work: Any) -> None:
+        task = asyncio.ensure_future(work)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+
+def build_server(editor: EditorService) -> KeystrokeServer:
+    server = KeystrokeServer(editor)
+
+    @server.feature(types.INITIALIZED)
+    def initialized(ls: KeystrokeServer, _params: types.InitializedParams) -> None:
+        ls.spawn(ls.editor.local.warm_up())
+        connect = getattr(ls.editor.remote, "connect", None)
+        if connect is not None:
+            ls.spawn(_connect(connect))
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: KeystrokeServer, params: types.DidOpenTextDocumentParams) -> None:
+        item = params.text_document
+        ls.editor.open(item.uri, item.text, item.version, item.language_id, _path(item.uri))
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: KeystrokeServer, params: types.DidChangeTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        if ls.editor.document(uri) is not None:  # pygls has applied the change to its copy already
+            ls.editor.change(uri, params.text_document.version, ls.workspace.get_text_document(uri).source)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(ls: KeystrokeServer, params: types.DidSaveTextDocumentParams) -> None:
+        ls.editor.save(params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: KeystrokeServer, params: types.DidCloseTextDocumentParams) -> None:
+        ls.editor.close(params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
+    async def inline_completion(
+        ls: KeystrokeServer, params: types.InlineCompletionParams
+    ) -> types.InlineCompletionList | None:
+        document, line, column, offset = _locate(ls, params.text_document.uri, params.position)
+        if document is None:
+            return None
+        invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
+        found = await ls.editor.suggest(params.text_document.uri, (line, column), offset, invoked)
+        if found is None:
+            return types.InlineCompletionList(items=[])
+        start = _client_position(document, line, column - found.replace)
+        item = types.InlineCompletionItem(
+            insert_text=found.text,
+            range=types.Range(start=start, end=params.position),
+            command=_accepted(params.text_document.uri, found),
+        )
+        return types.InlineCompletionList(items=[item])
+
+    @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[".", "("]))
+    async def completion(ls: KeystrokeServer, params: types.CompletionParams) -> types.CompletionList | None:
+        uri = params.text_document.uri
+        document, line, column, offset = _locate(ls, uri, params.position)
+        if document is None:
+            return None
+        local = await ls.editor.local_items(uri, (line, column))
+        model, incomplete = await _model_item(ls, uri, (line, column), offset)
+        word = _word_before(document.lines[line] if line < len(document.lines) else "", column)
+        start = _client_position(document, line, column - len(word))
+        edit_range = types.Range(start=start, end=params.position)
+        items = [_local_item(item, word, edit_range, document, line, column, n) for n, item in enumerate(local)]
+        if model is not None:
+            items.insert(0, _model_completion(model, word, edit_range, uri))
+        return types.CompletionList(is_incomplete=incomplete, items=items)
+
+    @server.feature(STATS)
+    def stats(ls: KeystrokeServer, _params: Any) -> dict[str, object]:
+        editor = ls.editor
+        return {**editor.stats.as_json(), "cache_entries": len(editor.cache), "local_warm": editor.local.warm}
+
+    @server.command(ACCEPTED)
+    def accepted(ls: KeystrokeServer, *arguments: Any) -> None:
+        ls.editor.stats.accepted += 1
+        log.debug("suggestion accepted: %s", arguments)
+
+    @server.feature(types.SHUTDOWN)
+    async def shutdown(ls: KeystrokeServer, _params: Any) -> None:
+        await ls.editor.aclose()
+
+    return server
+
+
+async def _connect(connect: Any) -> None:
+    try:
+        model = await connect()
+        log.info("gateway serves %s", model)
+    except Exception as exc:  # the local lane answers meanwhile; every request will try the gateway again
+        log.warning("%s", exc)
+
+
+async def _model_item(
+    ls: KeystrokeServer, uri: str, position: tuple[int, int], offset: int
+) -> tuple[Suggestion | None, bool]:
+    """The model's suggestion if it comes within the completion wait; whether the list is incomplete."""
+    wait = ls.editor.settings.completion_wait_ms / 1000
+    task = asyncio.ensure_future(ls.editor.suggest(uri, position, offset, invoked=True))
+    done, _ = await asyncio.wait({task}, timeout=wait)
+    if not done:
+        task.cancel()
+        return None, True
+    found = task.result()
+    return (found if found is not None and found.lane != "local" else None), False
+
+
+def _locate(ls: KeystrokeServer, uri: str, position: types.Position) -> tuple[TextDocument | None, int, int, int]:
+    """The document, and the position as (line, column) and offset in code points."""
+    if ls.editor.document(uri) is None:
+        return None, 0, 0, 0
+    document = ls.workspace.get_text_document(uri)
+    at = document.position_codec.position_from_client_units(
+        document.lines, types.Position(position.line, position.character)
+    )
+    return document, at.line, at.character, document.offset_at_position(position)
+
+
+def _client_position(document: TextDocument, line: int, column: int) -> types.Position:
+    return document.position_codec.position_to_client_units(document.lines, types.Position(line, max(0, column)))
+
+
+def _accepted(uri: str, found: Suggestion) -> types.Command:
+    """Runs when the user accepts: says which lane and which document version the suggestion was for."""
+    ticket = found.ticket
+    arguments = [{"uri": uri, "version": ticket.version, "position": list(ticket.position), "lane": str(found.lane)}]
+    return types.Command(title="keystroke: accepted", command=ACCEPTED, arguments=arguments)
+
+
+def _word_before(line: str, column: int) -> str:
+    start = column
+    while start > 0 and (line[start - 1].isalnum() or line[start - 1] == "_"):
+        start -= 1
+    return line[start:column]
+
+
+def _local_item(
+    item: LocalItem, word: str, edit_range: types.Range, document: TextDocument, line: int, column: int, rank: int
+) -> types.CompletionItem:
+    if item.replace and item.replace != len(word):
+        start = _client_position(document, line, column - item.replace)
+        edit_range = types.Range(start=start, end=edit_range.end)
+    new_text = item.label if item.replace else word + item.insert
+    return types.CompletionItem(
+        label=item.label,
+        kind=_KINDS.get(item.kind, types.CompletionItemKind.Text),
+        detail=item.detail or f"keystroke ({item.source})",
+        sort_text=f"1{rank:04d}",
+        filter_text=new_text,
+        text_edit=types.TextEdit(range=edit_range, new_text=new_text),
+    )
+
+
+def _model_completion(found: Suggestion, word: str, edit_range: types.Range, uri: str) -> types.CompletionItem:
+    new_text = word + found.text
+    label = new_text.strip().split("\n", 1)[0][:60] or new_text[:60]
+    return types.CompletionItem(
+        label=label,
+        kind=types.CompletionItemKind.Snippet,
+        detail=f"keystroke ({found.lane})",
+        documentation=new_text if "\n" in new_text else None,
+        sort_text="00000",
+        filter_text=new_text,
+        preselect=True,
+        insert_text_format=types.InsertTextFormat.PlainText,
+        text_edit=types.TextEdit(range=edit_range, new_text=new_text),
+        command=_accepted(uri, found),
+    )
+
+
+def _path(uri: str) -> str | None:
+    return to_fs_path(uri) if uri.startswith("file:") else None

@@ -1,0 +1,187 @@
+"""`keystroke lsp` driven by a real LSP client (pygls') over stdio, as an editor would drive it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lsprotocol import types
+from pygls.lsp.client import LanguageClient
+
+from tests.conftest import run
+
+pytestmark = pytest.mark.model
+
+TEXT = "import os\n\n\ndef add(a, b):\n    return "
+
+
+class Editor:
+    """A minimal editor: one client, documents with versions, requests that can be cancelled."""
+
+    def __init__(self, client: LanguageClient, root: Path, log: list[str]) -> None:
+        self.client = client
+        self.root = root
+        self.log = log  # the server's stderr, line by line
+        self.versions: dict[str, int] = {}
+        self.texts: dict[str, str] = {}
+
+    def uri(self, name: str) -> str:
+        return (self.root / name).as_uri()
+
+    def open(self, name: str, text: str, language: str = "python") -> str:
+        uri = self.uri(name)
+        self.versions[uri], self.texts[uri] = 1, text
+        item = types.TextDocumentItem(uri=uri, language_id=language, version=1, text=text)
+        self.client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=item))
+        return uri
+
+    def type(self, uri: str, text: str) -> None:
+        """Replace the whole text (a full-document change, as some editors send)."""
+        self.versions[uri] += 1
+        self.texts[uri] = text
+        identifier = types.VersionedTextDocumentIdentifier(uri=uri, version=self.versions[uri])
+        change = types.TextDocumentContentChangeWholeDocument(text=text)
+        self.client.text_document_did_change(
+            types.DidChangeTextDocumentParams(text_document=identifier, content_changes=[change])
+        )
+
+    def end(self, uri: str) -> types.Position:
+        text = self.texts[uri]
+        return types.Position(line=text.count("\n"), character=len(text) - (text.rfind("\n") + 1))
+
+    def inline(self, uri: str, invoked: bool = True) -> Awaitable[Any]:
+        kind = types.InlineCompletionTriggerKind.Invoked if invoked else types.InlineCompletionTriggerKind.Automatic
+        params = types.InlineCompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=self.end(uri),
+            context=types.InlineCompletionContext(trigger_kind=kind),
+        )
+        return self.client.text_document_inline_completion_async(params)
+
+    async def stats(self) -> dict[str, Any]:
+        return _plain(await self.client.protocol.send_request_async("keystroke/stats", {}))
+
+
+@contextlib.asynccontextmanager
+async def started(root: Path, *args: str) -> AsyncIterator[Editor]:
+    client = LanguageClient("keystroke-tests", "1")
+    await client.start_io(sys.executable, "-m", "keystroke", "lsp", *args, "--workspace", str(root))
+    log: list[str] = []
+    drain = asyncio.ensure_future(_drain(client, log))  # an unread stderr pipe would block the server
+    await client.initialize_async(
+        types.InitializeParams(
+            capabilities=types.ClientCapabilities(),
+            root_uri=root.as_uri(),
+            workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name="ws")],
+        )
+    )
+    client.initialized(types.InitializedParams())
+    try:
+        yield Editor(client, root, log)
+    finally:
+        await client.shutdown_async(None)
+        client.exit(None)
+        await client.stop()
+        drain.cancel()
+
+
+def _plain(value: Any) -> Any:
+    """pygls hands results of custom requests back as namedtuples: make them dicts and lists again."""
+    if hasattr(value, "_asdict"):
+        return {key: _plain(item) for key, item in value._asdict().items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+async def _drain(client: LanguageClient, log: list[str]) -> None:
+    stream = client._server.stderr if client._server is not None else None
+    while stream is not None and (line := await stream.readline()):
+        log.append(line.decode("utf-8", "replace").rstrip())
+
+
+def drive(root: Path, body: Callable[[Editor], Awaitable[None]], *args: str, timeout_s: float = 180) -> None:
+    async def main() -> None:
+        async with started(root, *args) as editor:
+            await asyncio.wait_for(body(editor), timeout_s)  # a hung server fails the test, not the run
+
+    run(main())
+
+
+EMBEDDED = ("--embedded", "--threads", "2")
+
+
+def test_inline_completion_comes_from_the_model_and_completion_lists_local_items(tmp_path: Path) -> None:
+    async def body(editor: Editor) -> None:
+        uri = editor.open("calc.py", TEXT)
+        result = await editor.inline(uri)
+        assert result is not None
+        assert len(result.items) == 1
+        item = result.items[0]
+        assert item.insert_text.strip()
+        assert item.range.start == item.range.end == editor.end(uri)
+        assert item.command.command == "keystroke.accepted"
+        assert item.command.arguments[0]["version"] == 1
+        editor.type(uri, TEXT.replace("return ", "return os.pa"))
+        listed = await editor.client.text_document_completion_async(
+            types.CompletionParams(text_document=types.TextDocumentIdentifier(uri=uri), position=editor.end(uri))
+        )
+        labels = [i.label for i in listed.items]
+        assert "path" in labels  # Jedi's member of os
+        path_item = next(i for i in listed.items if i.label == "path")
+        assert path_item.text_edit.new_text == "path"  # replaces the partly typed "pa"
+        stats = await editor.stats()
+        assert stats["sent"] >= 1
+        assert stats["lanes"]
+
+    drive(tmp_path, body, *EMBEDDED)
+
+
+def test_cancel_request_stops_the_generation(tmp_path: Path) -> None:
+    async def body(editor: Editor) -> None:
+        uri = editor.open("calc.py", TEXT)
+        params = types.InlineCompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=editor.end(uri),
+            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
+        )
+        future = editor.client.protocol.send_request("textDocument/inlineCompletion", params, msg_id="slow-1")
+        await asyncio.sleep(0.05)
+        editor.client.protocol.notify("$/cancelRequest", types.CancelParams(id="slow-1"))
+        with pytest.raises(Exception, match="cancel"):
+            await asyncio.wrap_future(future)
+        stats = await editor.stats()
+        assert stats["cancelled"] + stats["shown"] >= 1  # cancelled, unless it had finished already
+
+    drive(tmp_path, body, *EMBEDDED)
+
+
+def test_an_excluded_file_is_answered_locally_and_nothing_goes_upstream(tmp_path: Path) -> None:
+    async def body(editor: Editor) -> None:
+        uri = editor.open(".env.py", "API_TOKEN = 'x'\nAPI_TOK")
+        result = await editor.inline(uri)
+        assert [i.insert_text for i in result.items] == ["EN"]
+        stats = await editor.stats()
+        assert stats["sent"] == 0
+        assert stats["routes"] == [{"lane": "local", "reason": "file excluded from upload", "count": 1}]
+
+    drive(tmp_path, body, *EMBEDDED)
+
+
+def test_with_the_gateway_down_the_local_lane_still_answers(tmp_path: Path) -> None:
+    async def body(editor: Editor) -> None:
+        uri = editor.open("app.py", "shipping_cost = 4\ntotal = 1\nx = shipping_cost + ")
+        result = await editor.inline(uri)
+        assert result is not None  # an answer (maybe empty), not a crash
+        editor.type(uri, "shipping_cost = 4\ntotal = 1\nx = shipping_c")
+        result = await editor.inline(uri)
+        assert [i.insert_text for i in result.items] == ["ost"]
+        stats = await editor.stats()
+        assert stats["remote_errors"] >= 1
+
+    drive(tmp_path, body, "--gateway", "http://127.0.0.1:9")
