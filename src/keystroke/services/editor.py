@@ -32,6 +32,7 @@ from typing import Protocol
 
 from keystroke.config import Settings
 from keystroke.domain.context.active import common_prefix
+from keystroke.domain.context.languages import language_of
 from keystroke.domain.editor.result_cache import ResultCache, Scope
 from keystroke.domain.editor.router import Lane, Route, route
 from keystroke.domain.editor.session import DocumentSession, Position, Ticket
@@ -151,6 +152,9 @@ class EditorService:
     # -- documents ---------------------------------------------------------------------------------------
 
     def open(self, uri: str, text: str, version: int, language: str | None, path: str | None = None) -> Document:
+        """Track a document; an editor that names no language (Neovim without filetype detection) gets the
+        one its file name says."""
+        language = language or language_of(path or uri)
         document = Document(
             uri, path, language, text, DocumentSession(uri, version), Rhythm(self._debounce), self._excludes(path)
         )
