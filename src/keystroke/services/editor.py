@@ -25,19 +25,20 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import Counter
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from keystroke.config import Settings
-from keystroke.domain.context.active import common_prefix
 from keystroke.domain.context.languages import language_of
+from keystroke.domain.editor.diff import text_change
 from keystroke.domain.editor.result_cache import ResultCache, Scope
 from keystroke.domain.editor.router import Lane, Route, route
 from keystroke.domain.editor.session import DocumentSession, Position, Ticket
 from keystroke.domain.editor.triggers import DebounceSettings, Rhythm, Trigger, classify
 from keystroke.domain.privacy.exclusion import ExclusionRules
+from keystroke.domain.statistics import percentiles
 from keystroke.errors import RemoteUnavailableError
 from keystroke.services.context import exclusion_rules
 from keystroke.services.local_lane import LocalItem, LocalLane, LocalQuery
@@ -91,11 +92,17 @@ class EditorStats:
     accepted: int = 0  # suggestions the editor reported accepted (the `keystroke.accepted` command)
     lanes: Counter[str] = field(default_factory=Counter)  # shown suggestions by lane
     routes: Counter[tuple[str, str]] = field(default_factory=Counter)  # router decisions, (lane, reason)
+    # per lane of shown suggestions: ms from the request (debounce wait left out) to the answer; the last 10,000
+    latency_ms: dict[str, deque[float]] = field(default_factory=lambda: defaultdict(lambda: deque(maxlen=10_000)))
+    # the serving side's own first-action time for each remote answer (the floor under the remote lanes)
+    serving_ms: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
 
     def as_json(self) -> dict[str, object]:
         data = dict(self.__dict__)
         data["lanes"] = dict(self.lanes)
         data["routes"] = [{"lane": lane, "reason": why, "count": n} for (lane, why), n in sorted(self.routes.items())]
+        data["latency_ms"] = {lane: percentiles(list(values)) for lane, values in sorted(self.latency_ms.items())}
+        data["serving_ms"] = percentiles(list(self.serving_ms))
         return data
 
 
@@ -110,6 +117,7 @@ class Document:
     excluded: bool
     trigger: Trigger = Trigger.TYPING  # of the last change
     timer: asyncio.Future[None] | None = None
+    waited: float = 0.0  # seconds the current request spent in its debounce
 
 
 @dataclass
@@ -164,7 +172,7 @@ class EditorService:
     def change(self, uri: str, version: int, text: str) -> None:
         """The document now reads `text`: supersede its pending request, keep or cancel its generation."""
         document = self._documents[uri]
-        start, removed, inserted = _diff(document.text, text)
+        start, removed, inserted = text_change(document.text, text)
         document.text = text
         document.session.changed(version)
         document.rhythm.keystroke(self.clock.now())
@@ -179,14 +187,14 @@ class EditorService:
             if removed == "" and _extends(inflight, text, start + len(inserted)):
                 inflight.kept = True
             else:
-                self._cancel(uri)
+                self._cancel(uri, "an edit that does not extend its text")
 
     def save(self, uri: str) -> None:
         if uri in self._documents:
             self.cache.invalidate(self._key_path(self._documents[uri]))
 
     def close(self, uri: str) -> None:
-        self._cancel(uri)
+        self._cancel(uri, "document closed")
         document = self._documents.pop(uri, None)
         if document is not None and document.timer is not None:
             document.timer.cancel()
@@ -205,6 +213,7 @@ class EditorService:
         document = self._documents[uri]
         ticket = document.session.ticket(position)
         self.stats.requests += 1
+        started, document.waited = self.clock.now(), 0.0
         prefix, suffix = document.text[:offset], document.text[offset:]
         chosen = self._route(document, prefix, suffix)
         found = self._from_cache(document, ticket, prefix, suffix)
@@ -217,6 +226,7 @@ class EditorService:
             return None
         self.stats.shown += 1
         self.stats.lanes[str(found.lane)] += 1
+        self.stats.latency_ms[str(found.lane)].append((self.clock.now() - started - document.waited) * 1000)
         return found
 
     async def local_items(self, uri: str, position: Position) -> list[LocalItem]:
@@ -311,17 +321,18 @@ class EditorService:
         document.timer = timer
         try:
             await timer
+            document.waited = delay / 1000
         except asyncio.CancelledError:
+            self.stats.superseded += 1
             task = asyncio.current_task()
             if task is not None and task.cancelling():
-                raise  # the request itself was cancelled
-            self.stats.superseded += 1
+                raise  # the request itself was cancelled (`$/cancelRequest`)
             return False
         return True
 
     async def _generate(self, document: Document, prefix: str, suffix: str, mode: str) -> RemoteAnswer | None:
         assert self.remote is not None
-        self._cancel(document.uri)
+        self._cancel(document.uri, "a newer generation")
         request = CompletionRequest(
             prefix,
             suffix,
@@ -342,7 +353,10 @@ class EditorService:
     async def _timed(self, remote: RemoteLane, request: CompletionRequest) -> RemoteAnswer:
         try:
             async with asyncio.timeout(self.settings.timeout_s):
-                return await remote.complete(request)
+                answer = await remote.complete(request)
+            if answer.first_action_ms is not None:
+                self.stats.serving_ms.append(answer.first_action_ms)
+            return answer
         except TimeoutError as exc:
             raise RemoteUnavailableError(f"no answer within {self.settings.timeout_s:g} s") from exc
 
@@ -355,16 +369,17 @@ class EditorService:
             if inflight.task.cancelled():
                 return None  # cancelled by a keystroke, not by this request's own cancellation
             if inflight.waiters == 1 and not inflight.kept and self._inflight.get(uri) is inflight:
-                self._cancel(uri)
+                self._cancel(uri, "its request was cancelled")
             raise
         finally:
             inflight.waiters -= 1
 
-    def _cancel(self, uri: str) -> None:
+    def _cancel(self, uri: str, why: str) -> None:
         inflight = self._inflight.pop(uri, None)
         if inflight is not None and not inflight.task.done():
             inflight.task.cancel()
             self.stats.cancelled += 1
+            log.debug("generation cancelled for %s: %s", uri, why)
 
     # -- privacy and keys -------------------------------------------------------------------------------
 
@@ -389,19 +404,11 @@ class EditorService:
 
     async def aclose(self) -> None:
         for uri in list(self._inflight):
-            self._cancel(uri)
+            self._cancel(uri, "shutting down")
         with contextlib.suppress(Exception):
             if self.remote is not None:
                 await self.remote.aclose()
         self.local.close()
-
-
-def _diff(old: str, new: str) -> tuple[int, str, str]:
-    """Where two texts differ: (start, removed text, inserted text)."""
-    start = common_prefix(old, new)
-    limit = min(len(old), len(new)) - start
-    tail = common_prefix(old[::-1][:limit], new[::-1][:limit]) if limit > 0 else 0
-    return start, old[start : len(old) - tail], new[start : len(new) - tail]
 
 
 def _extends(inflight: _InFlight, text: str, cursor: int) -> bool:

@@ -82,19 +82,7 @@ def gateway_bench(requests: int, json_out: Path | None, **options: Any) -> None:
     from keystroke.services.factory import build_service
 
     settings = settings_from(options)
-    passthrough = [
-        arg
-        for flag, key in (
-            ("--model", "model"),
-            ("--profile", "profile"),
-            ("--n-ctx", "n_ctx"),
-            ("--threads", "threads"),
-        )
-        if options.get(key) is not None
-        for arg in (flag, str(options[key]))
-    ]
-    if options.get("config") is not None:
-        passthrough += ["--config", str(options["config"])]
+    passthrough = _engine_args(options)
 
     async def run(url: str, pid: int) -> Any:
         service = build_service(settings)
@@ -164,3 +152,60 @@ def context_bench(
     if json_out is not None:
         json_out.write_text(json.dumps(report.as_json(), indent=2))
         click.echo(f"results written to {json_out}")
+
+
+@bench_group.command("replay")
+@click.option(
+    "--repo",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="Repository whose Python functions the simulated users retype.",
+)
+@click.option("--keystrokes", type=click.IntRange(min=1), default=2000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the tasks and of the typists.")
+@click.option(
+    "--server-log",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the language server's debug log here (lanes and why, cancellations; never code).",
+)
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write results here.")
+@engine_options
+def replay_bench(
+    repo: Path, keystrokes: int, seed: int, server_log: Path | None, json_out: Path | None, **options: Any
+) -> None:
+    """Simulated users retype real code through `keystroke lsp` against a real `keystroke serve`.
+
+    \b
+    Function bodies of REPO are blanked and retyped at human pace (80-400 ms between keys), with pauses,
+    typos fixed, undo/redo, cursor jumps and pastes; like VS Code, every edit sends didChange and asks for an
+    inline completion, cancelling the previous request. Prints stale suggestions shown, requests sent upstream
+    per keystroke, cancelled generations, cache hits, the lane mix, latency per lane and simulated acceptance.
+    Example: keystroke bench replay --repo ~/src/httpx/httpx --keystrokes 2000 --json replay.json
+    """
+    from tqdm import tqdm
+
+    from keystroke.benchmarks.gateway import gateway_process
+    from keystroke.benchmarks.replay import format_replay, run_replay
+    from keystroke.benchmarks.typist import find_tasks
+
+    tasks = find_tasks(repo, max(10, keystrokes // 100), seed)
+    if not tasks:
+        raise click.UsageError(f"no Python function of 4-25 lines under {repo} to retype")
+    with (
+        gateway_process(_engine_args(options)) as (url, _),
+        tqdm(total=keystrokes, desc="replay", unit="key", disable=None) as bar,
+    ):
+        report = asyncio.run(run_replay(url, repo, tasks, keystrokes, seed, bar.update, server_log))
+    click.echo(format_replay(report.summary()))
+    if json_out is not None:
+        json_out.write_text(json.dumps(report.to_json(), indent=1))
+        click.echo(f"results written to {json_out}")
+
+
+def _engine_args(options: dict[str, Any]) -> list[str]:
+    """The engine options given to this command, as `keystroke serve` arguments."""
+    flags = (("--model", "model"), ("--profile", "profile"), ("--n-ctx", "n_ctx"), ("--threads", "threads"))
+    args = [arg for flag, key in flags if options.get(key) is not None for arg in (flag, str(options[key]))]
+    if options.get("config") is not None:
+        args += ["--config", str(options["config"])]
+    return args

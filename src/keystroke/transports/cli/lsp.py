@@ -62,5 +62,7 @@ def lsp(
 
 def _log_to_stderr(level: str) -> None:
     logging.basicConfig(stream=sys.stderr, level=level.upper(), format="keystroke lsp %(levelname)s %(message)s")
-    for noisy in ("pygls", "httpx", "httpcore", "parso", "jedi"):  # their debug logs quote message bodies: code
+    for noisy in ("httpx", "httpcore", "parso", "jedi"):  # their debug logs quote message bodies: code
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # pygls warns about every cancellation that arrives after its answer left: routine while typing
+    logging.getLogger("pygls").setLevel(logging.ERROR)
