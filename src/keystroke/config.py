@@ -118,6 +118,9 @@ class EditorSettings(_Section):
         1500.0, gt=0, description="How long a completion list waits for the model's item before going without it."
     )
     timeout_s: float = Field(10.0, gt=0, description="Give up on a gateway answer after this long.")
+    jedi_budget_ms: float = Field(
+        50.0, gt=0, description="Wait this long for Jedi; a slower call finishes in the background, words answer."
+    )
 
 
 class ServerSettings(_Section):

@@ -32,7 +32,7 @@ class Rig:
         self.lane = GatedLane(EmbeddedLane(service))
         self.editor = EditorService(
             remote if remote is not None else self.lane,
-            LocalLane(),
+            LocalLane(jedi_budget_ms=10_000),
             make_settings(**settings),
             clock=self.clock,
             root=None,

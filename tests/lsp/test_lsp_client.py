@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -70,7 +71,9 @@ class Editor:
 @contextlib.asynccontextmanager
 async def started(root: Path, *args: str) -> AsyncIterator[Editor]:
     client = LanguageClient("keystroke-tests", "1")
-    await client.start_io(sys.executable, "-m", "keystroke", "lsp", *args, "--workspace", str(root))
+    # a loaded CI machine may take longer than the interactive budget for Jedi: the budget is not tested here
+    env = {**os.environ, "KEYSTROKE_EDITOR__JEDI_BUDGET_MS": "10000"}
+    await client.start_io(sys.executable, "-m", "keystroke", "lsp", *args, "--workspace", str(root), env=env)
     log: list[str] = []
     drain = asyncio.ensure_future(_drain(client, log))  # an unread stderr pipe would block the server
     await client.initialize_async(

@@ -30,6 +30,7 @@ def test_neovim_gets_local_items_and_the_models_suggestion(tmp_path: Path) -> No
         "KS_CURSORS": json.dumps([[5, len("    return os.pa")], [9, len("    return ")]]),
         "KS_OUT": str(out),
         "KEYSTROKE_EDITOR__COMPLETION_WAIT_MS": "60000",  # a cold first prompt may take seconds on a busy CI box
+        "KEYSTROKE_EDITOR__JEDI_BUDGET_MS": "10000",
     }
     run = subprocess.run(
         ["nvim", "--headless", "-u", "NONE", "-i", "NONE", "-n", "-c", f"luafile {SCRIPT}"],

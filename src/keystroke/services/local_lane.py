@@ -8,7 +8,10 @@ Three sources, in this order:
   (`pritn` -> `print`), the known word, replacing what was typed.
 
 It answers on its own when the route says so (mid-expression), and whenever the gateway is slow, down, or the
-file may not be uploaded. Jedi is not thread-safe, so every call runs on one worker thread.
+file may not be uploaded. Jedi is not thread-safe, so every call runs on one worker thread; it reads the file's
+imports and the 150 lines up to the cursor (not the whole file: parsing time grows with the text), and its
+answer is waited for 50 ms at most: a slower call (a module inferred for the first time) finishes in the
+background while the buffer words answer, so the lane's latency stays bounded.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import asyncio
 import builtins
 import keyword
 import logging
+import re
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,6 +32,8 @@ log = logging.getLogger(__name__)
 
 WARM_MODULES = ("builtins", "os", "sys", "re", "json", "typing", "pathlib", "collections", "dataclasses")
 MAX_ITEMS = 30
+WINDOW_LINES = 150
+_IMPORT = re.compile(r"^(?:import\s|from\s+\S+\s+import\s)")
 LocalSource = Literal["jedi", "words", "typo"]
 _PYTHON_WORDS = frozenset(dir(builtins)) | frozenset(keyword.kwlist)
 
@@ -53,8 +59,11 @@ class LocalQuery:
 
 
 class LocalLane:
-    def __init__(self) -> None:
+    def __init__(self, jedi_budget_ms: float = 50.0) -> None:
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keystroke-local")
+        self._running: asyncio.Future[list[LocalItem]] | None = None
+        self.jedi_budget_ms = jedi_budget_ms
+        self.jedi_late = 0  # Jedi calls that missed their budget (their items were not waited for)
         self.warm = False
 
     async def warm_up(self) -> None:
@@ -62,17 +71,35 @@ class LocalLane:
         self.warm = True
 
     async def complete(self, query: LocalQuery) -> list[LocalItem]:
-        return await asyncio.get_running_loop().run_in_executor(self._worker, complete_locally, query)
+        """Jedi's items if they come within `jedi_budget_ms`, with the buffer words and typo fix. A slow
+        Jedi call (a module inferred for the first time) is not waited for, and while it runs no other is
+        started: the words answer alone, so the lane's latency stays bounded."""
+        partial = partial_word(_line(query.text, query.line)[: query.column])
+        items: list[LocalItem] = []
+        if query.language == "python" and (self._running is None or self._running.done()):
+            running = asyncio.get_running_loop().run_in_executor(self._worker, _jedi, query, partial)
+            self._running = running
+            try:
+                items = await asyncio.wait_for(asyncio.shield(running), self.jedi_budget_ms / 1000)
+            except TimeoutError:
+                self.jedi_late += 1
+        return with_words(items, query, partial)
 
     def close(self) -> None:
         self._worker.shutdown(wait=False, cancel_futures=True)
 
 
 def complete_locally(query: LocalQuery) -> list[LocalItem]:
-    """Jedi's items (Python), then buffer words not already offered, or else a typo fix."""
-    line_before = _line(query.text, query.line)[: query.column]
-    partial = partial_word(line_before)
+    """Jedi's items (Python), then buffer words not already offered, or else a typo fix (synchronous, no
+    budget: what the lane computes when Jedi is quick)."""
+    partial = partial_word(_line(query.text, query.line)[: query.column])
     items = _jedi(query, partial) if query.language == "python" else []
+    return with_words(items, query, partial)
+
+
+def with_words(items: list[LocalItem], query: LocalQuery, partial: str) -> list[LocalItem]:
+    """`items`, then the buffer words starting with `partial` not already offered; a typo fix if nothing."""
+    items = list(items)
     vocabulary = words_of([query.text, *query.others])
     vocabulary[partial] -= 1  # the word being typed is not evidence for itself
     offered = {item.label for item in items}
@@ -98,9 +125,10 @@ def _typo_fix(partial: str, vocabulary: Counter[str], python: bool) -> str | Non
 def _jedi(query: LocalQuery, partial: str) -> list[LocalItem]:
     import jedi
 
+    source, line = jedi_window(query.text, query.line)
     try:
-        script = jedi.Script(query.text, path=query.path)
-        completions = script.complete(query.line + 1, query.column)
+        script = jedi.Script(source, path=query.path)
+        completions = script.complete(line + 1, query.column)
     except Exception:  # Jedi fails on some half-typed code; the other sources still answer
         log.debug("jedi could not complete at %d:%d", query.line, query.column, exc_info=True)
         return []
@@ -110,6 +138,21 @@ def _jedi(query: LocalQuery, partial: str) -> list[LocalItem]:
             continue  # dunders only when asked for
         items.append(LocalItem(completion.name, completion.complete or "", 0, completion.type, "jedi"))
     return items
+
+
+def jedi_window(text: str, line: int, before: int = WINDOW_LINES) -> tuple[str, int]:
+    """What Jedi reads: the file's import statements above the window, then the `before` lines up to the
+    cursor's line (parsing cost grows with the text; names in scope come from the imports and the code
+    around). Returns the source and the cursor's line in it."""
+    lines = text.split("\n")
+    start = max(0, line - before)
+    head: list[str] = []
+    inside = False  # within a parenthesized import
+    for above in lines[:start]:
+        if inside or _IMPORT.match(above):
+            head.append(above)
+            inside = (inside or "(" in above) and ")" not in above
+    return "\n".join(head + lines[start : line + 1]), len(head) + line - start
 
 
 def _warm() -> None:

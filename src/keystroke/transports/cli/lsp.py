@@ -56,7 +56,7 @@ def lsp(
         assert gateway is not None
         remote = GatewayLane(gateway, settings.editor.key, settings.editor.timeout_s)
     root = workspace.resolve() if workspace is not None else Path.cwd()
-    editor = EditorService(remote, LocalLane(), settings, root=root)
+    editor = EditorService(remote, LocalLane(settings.editor.jedi_budget_ms), settings, root=root)
     build_server(editor).start_io()
 
 

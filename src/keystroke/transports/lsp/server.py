@@ -124,7 +124,13 @@ def build_server(editor: EditorService) -> KeystrokeServer:
     @server.feature(STATS)
     def stats(ls: KeystrokeServer, _params: Any) -> dict[str, object]:
         editor = ls.editor
-        return {**editor.stats.as_json(), "cache_entries": len(editor.cache), "local_warm": editor.local.warm}
+        local = editor.local
+        return {
+            **editor.stats.as_json(),
+            "cache_entries": len(editor.cache),
+            "local_warm": local.warm,
+            "jedi_late": local.jedi_late,
+        }
 
     @server.command(ACCEPTED)
     def accepted(ls: KeystrokeServer, *arguments: Any) -> None:
