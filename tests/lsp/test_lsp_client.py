@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +12,7 @@ import pytest
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
+from keystroke.benchmarks.lsp_client import language_server, stats
 from tests.conftest import run
 
 pytestmark = pytest.mark.model
@@ -65,47 +64,16 @@ class Editor:
         return self.client.text_document_inline_completion_async(params)
 
     async def stats(self) -> dict[str, Any]:
-        return _plain(await self.client.protocol.send_request_async("keystroke/stats", {}))
+        return await stats(self.client)
 
 
 @contextlib.asynccontextmanager
 async def started(root: Path, *args: str) -> AsyncIterator[Editor]:
-    client = LanguageClient("keystroke-tests", "1")
-    # a loaded CI machine may take longer than the interactive budget for Jedi: the budget is not tested here
-    env = {**os.environ, "KEYSTROKE_EDITOR__JEDI_BUDGET_MS": "10000"}
-    await client.start_io(sys.executable, "-m", "keystroke", "lsp", *args, "--workspace", str(root), env=env)
     log: list[str] = []
-    drain = asyncio.ensure_future(_drain(client, log))  # an unread stderr pipe would block the server
-    await client.initialize_async(
-        types.InitializeParams(
-            capabilities=types.ClientCapabilities(),
-            root_uri=root.as_uri(),
-            workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name="ws")],
-        )
-    )
-    client.initialized(types.InitializedParams())
-    try:
+    # a loaded CI machine may take longer than the interactive budget for Jedi: the budget is not tested here
+    env = {"KEYSTROKE_EDITOR__JEDI_BUDGET_MS": "10000"}
+    async with language_server(args, root, env=env, on_stderr=log.append) as client:
         yield Editor(client, root, log)
-    finally:
-        await client.shutdown_async(None)
-        client.exit(None)
-        await client.stop()
-        drain.cancel()
-
-
-def _plain(value: Any) -> Any:
-    """pygls hands results of custom requests back as namedtuples: make them dicts and lists again."""
-    if hasattr(value, "_asdict"):
-        return {key: _plain(item) for key, item in value._asdict().items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    return value
-
-
-async def _drain(client: LanguageClient, log: list[str]) -> None:
-    stream = client._server.stderr if client._server is not None else None
-    while stream is not None and (line := await stream.readline()):
-        log.append(line.decode("utf-8", "replace").rstrip())
 
 
 def drive(root: Path, body: Callable[[Editor], Awaitable[None]], *args: str, timeout_s: float = 180) -> None:

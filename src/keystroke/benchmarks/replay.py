@@ -15,10 +15,9 @@ import asyncio
 import contextlib
 import logging
 import random
-import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
+from keystroke.benchmarks.lsp_client import language_server, stats
 from keystroke.benchmarks.typist import Action, Task, Typist
 from keystroke.domain.editor.diff import text_change
 from keystroke.domain.statistics import percentiles
@@ -213,14 +213,17 @@ async def run_replay(
 ) -> ReplayReport:
     report = ReplayReport()
     rng = random.Random(seed)
-    async with _language_server(gateway_url, root, server_log) as client:
-        editor = ReplayEditor(client, report)
-        for task in tasks:
-            if report.keystrokes >= keystrokes:
-                break
-            await _replay_task(editor, task, rng, keystrokes, progress)
-        await asyncio.sleep(0.5)  # let the last answers land before reading the counters
-        report.server = _plain(await client.protocol.send_request_async("keystroke/stats", {}))
+    args = ["--gateway", gateway_url] + (["--log-level", "debug"] if server_log is not None else [])
+    with open(server_log, "w") if server_log is not None else contextlib.nullcontext() as sink:
+        write = (lambda line: print(line, file=sink)) if sink is not None else None
+        async with language_server(args, root, on_stderr=write, warm_s=1.0) as client:
+            editor = ReplayEditor(client, report)
+            for task in tasks:
+                if report.keystrokes >= keystrokes:
+                    break
+                await _replay_task(editor, task, rng, keystrokes, progress)
+            await asyncio.sleep(0.5)  # let the last answers land before reading the counters
+            report.server = await stats(client)
     return report
 
 
@@ -249,47 +252,6 @@ async def _replay_task(
                 progress(report.keystrokes - before)
     finally:
         editor.close()
-
-
-@contextlib.asynccontextmanager
-async def _language_server(gateway_url: str, root: Path, server_log: Path | None) -> AsyncIterator[LanguageClient]:
-    client = LanguageClient("keystroke-replay", "1")
-    command = ["-m", "keystroke", "lsp", "--gateway", gateway_url, "--workspace", str(root)]
-    if server_log is not None:
-        command += ["--log-level", "debug"]
-    await client.start_io(sys.executable, *command)
-    drain = asyncio.ensure_future(_drain(client, server_log))
-    try:
-        await client.initialize_async(
-            types.InitializeParams(capabilities=types.ClientCapabilities(), root_uri=root.resolve().as_uri())
-        )
-        client.initialized(types.InitializedParams())
-        await asyncio.sleep(1.0)  # the local lane warms up (Jedi loads its common modules)
-        yield client
-    finally:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(client.shutdown_async(None), 10)
-            client.exit(None)
-        await client.stop()  # type: ignore[no-untyped-call]
-        drain.cancel()
-
-
-async def _drain(client: LanguageClient, server_log: Path | None) -> None:
-    """Read the server's stderr (so a full pipe never blocks it), into `server_log` if given."""
-    stream = client._server.stderr if client._server is not None else None
-    with open(server_log, "wb") if server_log is not None else contextlib.nullcontext() as sink:
-        while stream is not None and (line := await stream.readline()):
-            if sink is not None:
-                sink.write(line)
-
-
-def _plain(value: Any) -> Any:
-    """pygls returns custom requests' results as namedtuples: back to dicts and lists."""
-    if hasattr(value, "_asdict"):
-        return {key: _plain(item) for key, item in value._asdict().items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    return value
 
 
 def _position_tuple(text: str, offset: int) -> tuple[int, int]:
