@@ -86,6 +86,22 @@ def test_eval_repo_scores_with_and_without_context(workspace: Path, tmp_path: Pa
     assert member["snippets"] >= 1  # the module's members were in the prompt
 
 
+@pytest.mark.model
+def test_eval_repo_pools_several_repositories(workspace: Path, tmp_path: Path) -> None:
+    other = write_workspace(tmp_path / "other")
+    env = {"KEYSTROKE_CACHE_DIR": str(tmp_path / "cache")}
+    out = tmp_path / "pooled.json"
+    result = keystroke(
+        "eval", "repo", str(workspace), str(other), "--limit", "2", "--threads", "2", "--json", str(out), env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("repository evaluation:") == 3  # each, then both together
+    assert "2 repositories · 4 cases" in result.stdout
+    data = json.loads(out.read_text())
+    assert [r["summary"]["cases"] for r in data["repositories"]] == [2, 2]
+    assert data["summary"]["cases"] == 4
+
+
 def test_eval_repo_without_cross_file_lines_says_so(tmp_path: Path) -> None:
     (tmp_path / "solo").mkdir()
     (tmp_path / "solo" / "a.py").write_text("import os\n\nprint(os.getcwd())\n")

@@ -11,6 +11,7 @@ import click
 
 from keystroke.transports.cli.main import engine_options, settings_from
 
+SOURCES = ("definitions", "recent_edits", "neighbours", "retrieval")
 EVAL_SOURCE_MS = 1000.0
 
 
@@ -83,35 +84,55 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 
 @eval_group.command("repo")
-@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True, help="Cases to complete.")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True, help="Cases per repository.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the case order.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write results here.")
 @engine_options
-def repo(path: Path, limit: int, seed: int, json_out: Path | None, **options: Any) -> None:
-    """Cross-file context on a real repository: exact match and edit similarity with and without it.
+def repo(paths: tuple[Path, ...], limit: int, seed: int, json_out: Path | None, **options: Any) -> None:
+    """Cross-file context on real repositories: exact match and edit similarity with and without it.
 
     \b
-    Cases are lines of PATH's Python files that use a name imported from another file of PATH, cut where
-    that file's API comes next, as CrossCodeEval does: after `Name.` (member cases) or after `name(` (call
-    cases). Each is completed with no context and with context collected from PATH's index (every source is
-    given 1 s, so the score does not depend on how busy the machine is).
-    Example: keystroke eval repo ~/src/httpx/httpx --limit 100 --json repo.json
+    Cases are lines of each PATH's Python files that use a name imported from another file of that PATH, cut
+    where that file's API comes next, as CrossCodeEval does: after `Name.` (member cases) or after `name(`
+    (call cases). Each is completed with no context and with context collected from PATH's index (every
+    source is given 1 s, so the score does not depend on how busy the machine is). With several PATHs, each
+    gets its table, then all cases together.
+    Example: keystroke eval repo ~/src/httpx/httpx ~/src/click/src/click --limit 100 --json repo.json
     """
+    from keystroke.evaluation.repo import RepoReport, format_repo
+
+    settings = settings_from(options, **{f"context.{source}_ms": EVAL_SOURCE_MS for source in SOURCES})
+    reports = [_evaluate_repository(path, limit, seed, settings) for path in paths]
+    for report in reports:
+        click.echo(format_repo(report.summary()))
+    pooled = RepoReport(f"{len(reports)} repositories", reports[0].model, [r for rep in reports for r in rep.results])
+    if len(reports) > 1:
+        click.echo(format_repo(pooled.summary()))
+    if json_out is not None:
+        body = (
+            reports[0].to_json()
+            if len(reports) == 1
+            else {
+                "summary": pooled.summary(),
+                "repositories": [report.to_json() for report in reports],
+            }
+        )
+        json_out.write_text(json.dumps(body, indent=1))
+        click.echo(f"results written to {json_out}")
+
+
+def _evaluate_repository(path: Path, limit: int, seed: int, settings: Any) -> Any:
+    """Index PATH, cut its cases and complete each with and without context: its RepoReport."""
     from tqdm import tqdm
 
-    from keystroke.evaluation.repo import evaluate, find_cases, format_repo
+    from keystroke.evaluation.repo import evaluate, find_cases
     from keystroke.services.completion import CompletionService
     from keystroke.services.context import ContextService
     from keystroke.services.factory import build_service
     from keystroke.services.workspace import open_workspace
     from keystroke.transports.progress import indexing_bar
 
-    # Quality must not depend on how busy the machine is: every source gets time to answer.
-    deadlines = {
-        f"context.{source}_ms": EVAL_SOURCE_MS for source in ("definitions", "recent_edits", "neighbours", "retrieval")
-    }
-    settings = settings_from(options, **deadlines)
     click.echo(f"indexing {path} ...", err=True)
     with indexing_bar() as progress:
         index = open_workspace(settings, progress, root=path)
@@ -125,17 +146,13 @@ def repo(path: Path, limit: int, seed: int, json_out: Path | None, **options: An
         context = ContextService.for_workspace(index, plain.backend.tokenizer, settings)
         helped = CompletionService(plain.backend, plain.profile, settings, context=context)
         try:
-            with tqdm(total=2 * len(cases), desc="complete", unit="case", disable=None) as bar:
+            with tqdm(total=2 * len(cases), desc=path.name, unit="case", disable=None) as bar:
                 return await evaluate(plain, helped, cases, str(path), bar.update)
         finally:
             context.close()
             await plain.backend.aclose()
 
     try:
-        report = asyncio.run(run())
+        return asyncio.run(run())
     finally:
         index.close()
-    click.echo(format_repo(report.summary()))
-    if json_out is not None:
-        json_out.write_text(json.dumps(report.to_json(), indent=1))
-        click.echo(f"results written to {json_out}")
