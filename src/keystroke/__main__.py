@@ -2,4 +2,5 @@
 
 from keystroke.transports.cli.main import main
 
-main()
+if __name__ == "__main__":  # a spawned worker process imports this module too: it must not run the CLI
+    main()

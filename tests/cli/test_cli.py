@@ -139,3 +139,10 @@ def test_bench_typing_prints_our_latency_beside_the_floor(tmp_path: Path) -> Non
     summary = json.loads(out.read_text())["summary"]
     assert summary["cold"]["keystrokes"] == 2
     assert summary["warm"]["keystrokes"] + summary["ranked"]["keystrokes"] == 4
+
+
+@pytest.mark.parametrize("args", [[], ["--embedded", "--gateway", "http://127.0.0.1:8765"]])
+def test_lsp_needs_exactly_one_lane(args: list[str]) -> None:
+    result = keystroke("lsp", *args, timeout=60)
+    assert result.returncode == 2
+    assert "exactly one of --gateway URL or --embedded" in result.stderr

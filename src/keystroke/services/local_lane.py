@@ -8,10 +8,11 @@ Three sources, in this order:
   (`pritn` -> `print`), the known word, replacing what was typed.
 
 It answers on its own when the route says so (mid-expression), and whenever the gateway is slow, down, or the
-file may not be uploaded. Jedi is not thread-safe, so every call runs on one worker thread; it reads the file's
-imports and the 150 lines up to the cursor (not the whole file: parsing time grows with the text), and its
-answer is waited for 50 ms at most: a slower call (a module inferred for the first time) finishes in the
-background while the buffer words answer, so the lane's latency stays bounded.
+file may not be uploaded. Jedi runs in one worker process (it is not thread-safe, and being pure Python, in a
+thread it would take the GIL from the event loop that answers the editor). It reads the file's imports and the
+150 lines up to the cursor (not the whole file: parsing time grows with the text), and its answer is waited
+for 50 ms at most: a slower call (a module inferred for the first time) finishes in the background while the
+buffer words answer, so the lane's latency stays bounded.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ import asyncio
 import builtins
 import keyword
 import logging
+import multiprocessing
 import re
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -60,7 +62,9 @@ class LocalQuery:
 
 class LocalLane:
     def __init__(self, jedi_budget_ms: float = 50.0) -> None:
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keystroke-local")
+        # A process, not a thread: Jedi is pure Python, and in a thread it would hold the GIL away from the
+        # event loop that answers the editor. Spawned, so nothing of this process (llama.cpp, sockets) is copied.
+        self._worker = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
         self._running: asyncio.Future[list[LocalItem]] | None = None
         self.jedi_budget_ms = jedi_budget_ms
         self.jedi_late = 0  # Jedi calls that missed their budget (their items were not waited for)

@@ -37,10 +37,12 @@ def lsp(
     The editor starts this command; see the README for VS Code, Neovim and Helix. Files excluded from upload
     (.env*, *.pem, *.key, id_rsa*, credentials folders, ...) are answered by the local lane only.
     """
-    settings = settings_from(options, **{"editor.gateway": gateway, "editor.key": key})
-    gateway = settings.editor.gateway
-    if embedded == (gateway is not None):
+    if embedded and gateway is not None:
         raise click.UsageError("give exactly one of --gateway URL or --embedded")
+    settings = settings_from(options, **{"editor.gateway": gateway, "editor.key": key})
+    gateway = None if embedded else settings.editor.gateway  # --embedded wins over a configured gateway
+    if not embedded and gateway is None:
+        raise click.UsageError("give exactly one of --gateway URL or --embedded (or set editor.gateway)")
     _log_to_stderr(log_level)
     from keystroke.services.editor import EditorService
     from keystroke.services.local_lane import LocalLane
