@@ -112,7 +112,10 @@ def test_a_file_outside_the_workspace_gets_no_collection(context: tuple[ContextS
 
 
 def test_the_completion_service_reports_the_context_it_used(index: RepositoryIndex, service: CompletionService) -> None:
-    settings = make_settings()
+    # generous deadlines: on a loaded CI machine the live 10-12 ms ones can all pass before a source answers
+    settings = make_settings(
+        **{f"context.{s}_ms": 2000 for s in ("definitions", "recent_edits", "neighbours", "retrieval")}
+    )
     ctx = ContextService.for_workspace(index, service.backend.tokenizer, settings)
     with_context = CompletionService(service.backend, service.profile, settings, context=ctx)
     request = CompletionRequest(CART[:CURSOR], CART[CURSOR:], "python", "shop/cart.py", mode="inline")
