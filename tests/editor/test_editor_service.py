@@ -33,7 +33,7 @@ class Rig:
         self.editor = EditorService(
             remote if remote is not None else self.lane,
             LocalLane(jedi_budget_ms=10_000),
-            make_settings(**settings),
+            make_settings(**{"editor.timeout_s": 600, **settings}),  # the gate, not a timeout, decides when
             clock=self.clock,
             root=None,
         )
