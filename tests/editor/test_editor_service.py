@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from keystroke.domain.engines.faults import DyingBackend
 from keystroke.services.completion import CompletionService
 from keystroke.services.editor import EditorService, Suggestion
 from keystroke.services.lane_faults import GatedLane
@@ -226,3 +227,15 @@ def test_the_gateway_down_leaves_the_local_lane_answering(service: CompletionSer
 
     closed_port = GatewayLane("http://127.0.0.1:9", timeout_s=2.0)  # nothing listens on the discard port
     scenario(service, body, remote=closed_port)
+
+
+def test_an_engine_that_dies_mid_stream_leaves_the_local_lane_answering(service: CompletionService) -> None:
+    dying = CompletionService(DyingBackend(service.backend, after_tokens=1), service.profile, make_settings())
+
+    async def body(rig: Rig) -> None:
+        rig.open("total_price = 1\nx = total_price + ")
+        got = await rig.editor.suggest(URI, (1, 18), len("total_price = 1\nx = total_price + "), invoked=True)
+        assert rig.editor.stats.remote_errors == 1
+        assert got is None or got.lane == "fallback"
+
+    scenario(service, body, remote=EmbeddedLane(dying))

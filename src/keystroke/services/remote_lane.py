@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from keystroke.errors import RemoteUnavailableError
+from keystroke.errors import EngineError, KeystrokeError, RemoteUnavailableError
 from keystroke.services.completion import CompletionService
 from keystroke.services.types import CompletionRequest, Delta, Finished, FirstAction
 
@@ -50,7 +50,10 @@ class EmbeddedLane:
 
     async def complete(self, request: CompletionRequest) -> RemoteAnswer:
         text, first_ms = "", None
-        stream = self.service.stream(request)
+        try:
+            stream = self.service.stream(request)
+        except KeystrokeError as exc:  # a request the service refuses (too large): the local lane answers
+            raise RemoteUnavailableError(f"the engine refused the request: {exc}") from exc
         try:
             async for event in stream:
                 if isinstance(event, FirstAction):
@@ -61,6 +64,8 @@ class EmbeddedLane:
                     text += event.text
                 elif isinstance(event, Finished):
                     text = event.result.text
+        except EngineError as exc:
+            raise RemoteUnavailableError(f"the engine failed: {exc}") from exc
         finally:
             await stream.aclose()  # type: ignore[attr-defined]
         return RemoteAnswer(text, self.model, first_ms)

@@ -158,12 +158,16 @@ async def _model_item(
     """The model's suggestion if it comes within the completion wait; whether the list is incomplete."""
     wait = ls.editor.settings.completion_wait_ms / 1000
     task = asyncio.ensure_future(ls.editor.suggest(uri, position, offset, invoked=True))
-    done, _ = await asyncio.wait({task}, timeout=wait)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=wait)
+    except asyncio.CancelledError:
+        task.cancel()  # the list request was cancelled: so is the suggestion it waited for
+        raise
     if not done:
         task.cancel()
         return None, True
     found = task.result()
-    return (found if found is not None and found.lane != "local" else None), False
+    return (found if found is not None and found.lane not in ("local", "fallback") else None), False
 
 
 def _locate(ls: KeystrokeServer, uri: str, position: types.Position) -> tuple[TextDocument | None, int, int, int]:
