@@ -245,8 +245,8 @@ async def _replay_task(
             if action.kind == "accept":
                 report.shown[-1].accepted = True
                 report.chars_saved += len(shown or "")
-            elif action.kind in ("type", "paste"):
-                report.chars_typed += 1 if action.kind == "type" else 0
+            elif action.kind == "type":
+                report.chars_typed += 1
             editor.apply(action)
             if progress is not None and report.keystrokes > before:
                 progress(report.keystrokes - before)
