@@ -1,0 +1,43 @@
+"""`keystroke bench replay` end to end: a real gateway, the real language server, a simulated typist."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.cli.test_cli import keystroke
+
+pytestmark = pytest.mark.model
+
+CODE = """def total(values):
+    running = 0
+    for value in values:
+        running = running + value
+    return running
+"""
+
+
+def test_bench_replay_prints_the_editor_side_table(tmp_path: Path) -> None:
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / "sums.py").write_text(CODE)
+    out = tmp_path / "replay.json"
+    result = keystroke(
+        "bench", "replay", "--repo", str(tmp_path / "repo"), "--keystrokes", "40", "--threads", "2",
+        "--json", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "stale suggestions shown" in result.stdout
+    summary = json.loads(out.read_text())["summary"]
+    assert 0 < summary["keystrokes"] <= 40  # the one function may be finished sooner by accepted suggestions
+    assert summary["stale_shown"] == 0
+    assert summary["requests"] >= summary["keystrokes"]
+    assert summary["errors"] == 0
+
+
+def test_bench_replay_without_functions_says_so(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = keystroke("bench", "replay", "--repo", str(tmp_path / "empty"))
+    assert result.returncode == 2
+    assert "no Python function" in result.stderr
