@@ -110,6 +110,7 @@ class EditorStats:
 class Document:
     uri: str
     path: str | None  # on disk, when the document is a file
+    key: str  # its name in cache keys and requests: workspace-relative when inside the workspace, else path or uri
     language: str | None
     text: str
     session: DocumentSession
@@ -163,9 +164,12 @@ class EditorService:
         """Track a document; an editor that names no language (Neovim without filetype detection) gets the
         one its file name says."""
         language = language or language_of(path or uri)
+        relative = self._relative(path)
+        excluded = path is not None and self._rules.excludes_path(relative or Path(path).as_posix().lstrip("/"))
         document = Document(
-            uri, path, language, text, DocumentSession(uri, version), Rhythm(self._debounce), self._excludes(path)
-        )
+            uri, path, relative or path or uri, language, text, DocumentSession(uri, version), Rhythm(self._debounce),
+            excluded,
+        )  # fmt: skip
         self._documents[uri] = document
         return document
 
@@ -181,7 +185,7 @@ class EditorService:
         if document.timer is not None and not document.timer.done():
             document.timer.cancel()
         if max(len(inserted), len(removed)) >= self.settings.large_edit_chars:
-            self.cache.invalidate(self._key_path(document))
+            self.cache.invalidate(document.key)
         inflight = self._inflight.get(uri)
         if inflight is not None and not inflight.task.done():
             if removed == "" and _extends(inflight, text, start + len(inserted)):
@@ -191,7 +195,7 @@ class EditorService:
 
     def save(self, uri: str) -> None:
         if uri in self._documents:
-            self.cache.invalidate(self._key_path(self._documents[uri]))
+            self.cache.invalidate(self._documents[uri].key)
 
     def close(self, uri: str) -> None:
         self._cancel(uri, "document closed")
@@ -337,7 +341,7 @@ class EditorService:
             prefix,
             suffix,
             document.language,
-            self._key_path(document),
+            document.key,
             mode="multiline" if mode == "multiline" else "inline",
             session_id=f"lsp:{document.uri}",
         )
@@ -383,24 +387,15 @@ class EditorService:
 
     # -- privacy and keys -------------------------------------------------------------------------------
 
-    def _excludes(self, path: str | None) -> bool:
-        if path is None:
-            return False
-        candidate = Path(path)
-        if self.root is not None and candidate.is_relative_to(self.root):
-            relative = candidate.relative_to(self.root).as_posix()
-        else:
-            relative = candidate.as_posix().lstrip("/")
-        return self._rules.excludes_path(relative)
-
-    def _key_path(self, document: Document) -> str:
-        if document.path is not None and self.root is not None and Path(document.path).is_relative_to(self.root):
-            return Path(document.path).relative_to(self.root).as_posix()
-        return document.path or document.uri
+    def _relative(self, path: str | None) -> str | None:
+        """`path` relative to the workspace root, or None when it lies outside (or there is no root)."""
+        if path is None or self.root is None or not Path(path).is_relative_to(self.root):
+            return None
+        return Path(path).relative_to(self.root).as_posix()
 
     def _scope(self, document: Document) -> Scope:
         model = self.remote.model if self.remote is not None else "local"
-        return Scope(self.tenant, model, self._key_path(document))
+        return Scope(self.tenant, model, document.key)
 
     async def aclose(self) -> None:
         for uri in list(self._inflight):

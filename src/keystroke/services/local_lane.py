@@ -37,7 +37,7 @@ MAX_ITEMS = 30
 WINDOW_LINES = 150
 _IMPORT = re.compile(r"^(?:import\s|from\s+\S+\s+import\s)")
 LocalSource = Literal["jedi", "words", "typo"]
-_PYTHON_WORDS = frozenset(dir(builtins)) | frozenset(keyword.kwlist)
+_PYTHON_WORDS = tuple(sorted(set(dir(builtins)) | set(keyword.kwlist)))  # sorted once: typo-fix candidates
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ def _typo_fix(partial: str, vocabulary: Counter[str], python: bool) -> str | Non
     frequency."""
     known = [word for word, _ in vocabulary.most_common()]
     if python:
-        known = sorted(_PYTHON_WORDS) + known
+        known = [*_PYTHON_WORDS, *known]
     return near_miss(partial, known)
 
 

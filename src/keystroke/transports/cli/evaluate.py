@@ -9,9 +9,9 @@ from typing import Any
 
 import click
 
+from keystroke.domain.context.items import PRIORITY
 from keystroke.transports.cli.main import engine_options, settings_from
 
-SOURCES = ("definitions", "recent_edits", "neighbours", "retrieval")
 EVAL_SOURCE_MS = 1000.0
 
 
@@ -102,7 +102,7 @@ def repo(paths: tuple[Path, ...], limit: int, seed: int, json_out: Path | None, 
     """
     from keystroke.evaluation.repo import RepoReport, format_repo
 
-    settings = settings_from(options, **{f"context.{source}_ms": EVAL_SOURCE_MS for source in SOURCES})
+    settings = settings_from(options, **{f"context.{source}_ms": EVAL_SOURCE_MS for source in PRIORITY})
     reports = [_evaluate_repository(path, limit, seed, settings) for path in paths]
     for report in reports:
         click.echo(format_repo(report.summary()))
