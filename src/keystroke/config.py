@@ -66,6 +66,11 @@ class CompletionSettings(_Section):
         description="Extra candidates ranked against the following code when a new line is suggested (0: greedy only).",
     )
     rank_suffix_lines: int = Field(3, ge=1, le=50, description="Lines of following code used to rank candidates.")
+    rank_automatic: bool = Field(
+        False,
+        description="Also rank for requests made as the user types (trigger 'automatic'); off by default: "
+        "alternatives are decoded one after another, seconds on a laptop CPU.",
+    )
 
 
 class LimitSettings(_Section):

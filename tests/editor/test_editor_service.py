@@ -55,6 +55,13 @@ class Rig:
         column = len(text) - (text.rfind("\n") + 1)
         return asyncio.ensure_future(self.editor.suggest(uri, (line, column), len(text)))
 
+    async def asked(self, position: tuple[int, int], offset: int, uri: str = URI) -> asyncio.Task[Suggestion | None]:
+        """An as-you-type request at `position`, with the clock moved past its debounce."""
+        task = asyncio.ensure_future(self.editor.suggest(uri, position, offset))
+        await settle()
+        await self.clock.advance(1.0)
+        return task
+
 
 def scenario(service: CompletionService, body: Callable[[Rig], Awaitable[None]], **settings: Any) -> None:
     async def main() -> None:
@@ -109,8 +116,8 @@ def test_a_keystroke_during_the_debounce_supersedes_the_request(service: Complet
 def test_a_keystroke_that_does_not_extend_the_generation_cancels_it(service: CompletionService) -> None:
     async def body(rig: Rig) -> None:
         rig.open("def add(a, b):\n    return a")
-        rig.type(TEXT)  # a deletion, then ask right away (invoked)
-        first = asyncio.ensure_future(rig.editor.suggest(URI, (1, 11), len(TEXT), invoked=True))
+        rig.type(TEXT)  # a deletion, then a request
+        first = await rig.asked((1, 11), len(TEXT))
         await settle()
         assert rig.lane.waiting == 1
         rig.type("def add(a, b):\n    retur")  # backspace: the generation's text is gone
@@ -128,7 +135,7 @@ def test_a_late_answer_for_an_older_version_is_dropped_and_typing_along_reuses_i
     async def body(rig: Rig) -> None:
         rig.open("def add(a, b):\n    return")
         rig.type(TEXT)
-        first = asyncio.ensure_future(rig.editor.suggest(URI, (1, 11), len(TEXT), invoked=True))
+        first = await rig.asked((1, 11), len(TEXT))
         await settle()
         # what the model will answer, from an ungated copy of the same lane
         expected = (await rig.lane.inner.complete(rig.lane.started[0])).text
@@ -154,7 +161,7 @@ def test_typing_through_a_shown_suggestion_needs_no_request(service: CompletionS
         rig.open("def add(a, b):\n    return")
         rig.type(TEXT)
         rig.lane.release(all_later=True)
-        shown = await asyncio.ensure_future(rig.editor.suggest(URI, (1, 11), len(TEXT), invoked=True))
+        shown = await (await rig.asked((1, 11), len(TEXT)))
         assert shown is not None
         assert len(shown.text) >= 2
         for n in range(1, len(shown.text)):
@@ -173,18 +180,51 @@ def test_a_retyped_context_is_a_hit_and_a_save_clears_it(service: CompletionServ
         rig.open("def add(a, b):\n    return")
         rig.type(TEXT)
         rig.lane.release(all_later=True)
-        first = await rig.editor.suggest(URI, (1, 11), len(TEXT), invoked=True)
+        first = await (await rig.asked((1, 11), len(TEXT)))
         assert first is not None
         rig.type(TEXT + "x")
         rig.type(TEXT)  # deleted again: the same text as before
-        again = await rig.editor.suggest(URI, (1, 11), len(TEXT), invoked=True)
+        again = await (await rig.asked((1, 11), len(TEXT)))
         assert again is not None
         assert (again.lane, again.text) == ("cache", first.text)
         rig.editor.save(URI)
-        await rig.editor.suggest(URI, (1, 11), len(TEXT), invoked=True)
+        await (await rig.asked((1, 11), len(TEXT)))
         assert len(rig.lane.started) == 2  # asked the model again
 
     scenario(service, body)
+
+
+def test_an_explicit_request_asks_the_model_afresh_and_says_it_was_invoked(service: CompletionService) -> None:
+    async def body(rig: Rig) -> None:
+        rig.open("def add(a, b):\n    return")
+        rig.type(TEXT)
+        rig.lane.release(all_later=True)
+        assert await (await rig.asked((1, 11), len(TEXT))) is not None
+        invoked = await rig.editor.suggest(URI, (1, 11), len(TEXT), invoked=True)
+        assert invoked is not None
+        assert invoked.lane == "inline"  # not the cached answer: the user asked for the model's best
+        assert [request.trigger for request in rig.lane.started] == ["automatic", "invoked"]
+
+    scenario(service, body)
+
+
+def test_mid_expression_both_lanes_start_and_a_local_answer_cancels_the_model(service: CompletionService) -> None:
+    async def body(rig: Rig) -> None:
+        text = "total_price = 1\nprint(total_pr"
+        rig.open(text)
+        got = await rig.editor.suggest(URI, (1, 14), len(text))  # no debounce configured: both start at once
+        assert got is not None
+        assert (got.lane, got.text) == ("local", "ice")
+        assert len(rig.lane.started) == 1  # the model was asked beside the local lane, not after it
+        await settle()
+        assert rig.lane.cancelled == 1  # and let go once the local answer was shown
+        rig.type("total_price = 1\nprint(")  # nothing partly typed: the member list is no guess
+        rig.lane.release(all_later=True)
+        got = await rig.editor.suggest(URI, (1, 6), len("total_price = 1\nprint("))
+        assert got is None or got.lane == "inline"  # the model's answer, or nothing worth showing
+        assert len(rig.lane.started) == 2
+
+    scenario(service, body, **{"editor.debounce_ms": 0, "editor.debounce_min_ms": 0, "editor.debounce_max_ms": 0})
 
 
 def test_a_paste_clears_the_files_cache(service: CompletionService) -> None:
@@ -192,7 +232,7 @@ def test_a_paste_clears_the_files_cache(service: CompletionService) -> None:
         rig.open("def add(a, b):\n    return")
         rig.type(TEXT)
         rig.lane.release(all_later=True)
-        assert await rig.editor.suggest(URI, (1, 11), len(TEXT), invoked=True) is not None
+        assert await (await rig.asked((1, 11), len(TEXT))) is not None
         assert len(rig.editor.cache) == 1
         rig.type(TEXT + "\n# pasted\n" * 30)
         assert len(rig.editor.cache) == 0
@@ -205,7 +245,7 @@ def test_a_document_in_an_excluded_file_sends_nothing_upstream(service: Completi
         uri = "file:///ws/.env.py"
         rig.open("API_TOKEN = 'abc'\nAPI_TOK", uri=uri, path="/ws/.env.py")
         rig.lane.release(all_later=True)
-        got = await rig.editor.suggest(uri, (1, 7), len("API_TOKEN = 'abc'\nAPI_TOK"), invoked=True)
+        got = await (await rig.asked((1, 7), len("API_TOKEN = 'abc'\nAPI_TOK"), uri))
         assert rig.lane.started == []
         assert got is not None
         assert (got.lane, got.text) == ("local", "EN")
@@ -217,12 +257,13 @@ def test_a_document_in_an_excluded_file_sends_nothing_upstream(service: Completi
 def test_the_gateway_down_leaves_the_local_lane_answering(service: CompletionService) -> None:
     async def body(rig: Rig) -> None:
         rig.open("total_price = 1\nprint(total_pr")
-        got = await rig.editor.suggest(URI, (1, 14), len("total_price = 1\nprint(total_pr"), invoked=True)
+        got = await (await rig.asked((1, 14), len("total_price = 1\nprint(total_pr")))
         assert got is not None
         assert (got.lane, got.text) == ("local", "ice")  # mid-call: the local lane answers first
+        errors = rig.editor.stats.remote_errors  # 0 or 1: the remote lane started beside it, may have failed
         rig.type("total_price = 1\nx = total_price + ")
-        got = await rig.editor.suggest(URI, (1, 18), len("total_price = 1\nx = total_price + "), invoked=True)
-        assert rig.editor.stats.remote_errors == 1
+        got = await (await rig.asked((1, 18), len("total_price = 1\nx = total_price + ")))
+        assert rig.editor.stats.remote_errors == errors + 1
         assert got is None or got.lane == "fallback"
 
     closed_port = GatewayLane("http://127.0.0.1:9", timeout_s=2.0)  # nothing listens on the discard port
@@ -234,7 +275,7 @@ def test_an_engine_that_dies_mid_stream_leaves_the_local_lane_answering(service:
 
     async def body(rig: Rig) -> None:
         rig.open("total_price = 1\nx = total_price + ")
-        got = await rig.editor.suggest(URI, (1, 18), len("total_price = 1\nx = total_price + "), invoked=True)
+        got = await (await rig.asked((1, 18), len("total_price = 1\nx = total_price + ")))
         assert rig.editor.stats.remote_errors == 1
         assert got is None or got.lane == "fallback"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from keystroke.services.local_lane import LocalLane, LocalQuery, complete_locally, jedi_window
+from keystroke.services.local_lane import LocalLane, LocalQuery, complete_locally, jedi_call, jedi_window
 
 CODE = "import os\nfrom pathlib import Path\n\ntotal_price = 3\n\n\ndef f(p: Path):\n    p.re"
 
@@ -77,3 +77,54 @@ def test_a_slow_jedi_is_not_waited_for_and_the_words_answer() -> None:
         lane.close()
     assert labels == ["total_price"]
     assert lane.jedi_late == 1
+
+
+def test_jedi_is_asked_at_the_start_of_the_word_so_typing_it_keeps_the_call() -> None:
+    typed = [LocalQuery(CODE + more, 7, 8 + len(more), "python", "/tmp/x.py") for more in ("", "a", "ad_t")]
+    calls = {jedi_call(query, "re" + more) for query, more in zip(typed, ("", "a", "ad_t"), strict=True)}
+    assert len(calls) == 1
+    (call,) = calls
+    assert call.source.endswith("def f(p: Path):\n    p.")
+    assert (call.line, call.column) == (8, 6)
+    elsewhere = jedi_call(LocalQuery(CODE.replace("p: Path", "p: str"), 7, 8, "python", "/tmp/x.py"), "re")
+    assert elsewhere != call  # other code above: another call
+
+
+def test_typing_a_member_filters_the_kept_answer_without_calling_jedi_again() -> None:
+    lane = LocalLane(jedi_budget_ms=10_000)
+
+    async def run() -> list[list[str]]:
+        answers = []
+        for more in ("", "a", "ad_t"):
+            items = await lane.complete(LocalQuery(CODE + more, 7, 8 + len(more), "python", "/tmp/x.py"))
+            answers.append([item.label for item in items if item.source == "jedi"])
+        return answers
+
+    try:
+        first, second, third = asyncio.run(run())
+    finally:
+        lane.close()
+    assert lane.jedi_calls == 1
+    assert lane.jedi_kept == 2
+    assert {"read_text", "rename"} <= set(first)
+    assert "read_text" in second
+    assert "rename" not in second
+    assert third == ["read_text"]
+
+
+def test_a_late_jedi_answer_is_kept_for_the_next_keystroke() -> None:
+    lane = LocalLane(jedi_budget_ms=0.001)
+
+    async def run() -> list[str]:
+        await lane.complete(LocalQuery(CODE, 7, 8, "python", "/tmp/x.py"))
+        await lane.settled()  # the slow call finishes in the background
+        items = await lane.complete(LocalQuery(CODE + "a", 7, 9, "python", "/tmp/x.py"))
+        return [item.label for item in items]
+
+    try:
+        labels = asyncio.run(run())
+    finally:
+        lane.close()
+    assert lane.jedi_late == 1
+    assert lane.jedi_calls == 1
+    assert "read_text" in labels

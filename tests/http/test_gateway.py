@@ -66,6 +66,19 @@ def test_consecutive_requests_report_cached_prompt_tokens(gateway: Gateway) -> N
     assert second["usage"]["cached_tokens"] >= first["usage"]["prompt_tokens"] - 2
 
 
+def test_the_trigger_decides_whether_a_fresh_line_is_ranked(gateway: Gateway) -> None:
+    fresh_line = {
+        "language": "python",
+        "mode": "inline",
+        "segments": {"prefix": "def total(values):\n    result = 0\n", "suffix": "    return result\n"},
+    }
+    with gateway.client() as client:
+        typed = client.post("/v1/completions", json={**fresh_line, "trigger": "automatic"}).json()
+        asked = client.post("/v1/completions", json=fresh_line).json()  # invoked, the default
+    assert typed["usage"]["candidates"] == 1
+    assert asked["usage"]["candidates"] > 1
+
+
 def test_tabby_context_fields_are_accepted(gateway: Gateway) -> None:
     segments = {
         "prefix": "total = add(1, ",
@@ -143,6 +156,7 @@ BAD_INPUTS = [
     ),
     pytest.param(json.dumps({"segments": {"prefix": "x"}, "mode": "psychic"}), 422, "mode", id="unknown mode"),
     pytest.param(json.dumps({"segments": {"prefix": "x"}, "stream": "yes"}), 422, "stream", id="stream not a boolean"),
+    pytest.param(json.dumps({"segments": {"prefix": "x"}, "trigger": "auto"}), 422, "trigger", id="unknown trigger"),
     pytest.param(json.dumps({"segments": {"prefix": "x" * 1_000_001}}), 413, "segments.prefix", id="prefix over 1 MB"),
     pytest.param(json.dumps({"segments": {"prefix": "x" * 4_100_000}}), 413, None, id="body over 4 MB"),
 ]

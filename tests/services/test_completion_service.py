@@ -81,6 +81,18 @@ def test_ranked_answer_is_shown_once_and_keeps_the_code_compiling(service: Compl
     assert result.usage.completion_tokens > len(result.text) // 8  # alternatives were decoded too
 
 
+def test_an_automatic_request_is_greedy_and_streams_its_line_as_it_completes(service: CompletionService) -> None:
+    prefix = "def count_positive(values):\n    total = 0\n"
+    suffix = "        if value > 0:\n            total += 1\n    return total\n"
+    request = CompletionRequest(prefix=prefix, suffix=suffix, language="python", mode="inline", trigger="automatic")
+    result = run(service.complete(request))
+    assert result.usage.candidates == 1  # no alternatives decoded
+    assert result.text
+    ranking = make_settings(**{"completion.rank_automatic": True})
+    ranked = run(CompletionService(service.backend, service.profile, ranking).complete(request))
+    assert ranked.usage.candidates > 1  # unless the configuration asks for it
+
+
 def test_limits_are_enforced_with_the_field_named(service: CompletionService) -> None:
     small = CompletionService(service.backend, service.profile, make_settings(**{"limits.max_prefix_bytes": 10}))
     with pytest.raises(PayloadTooLargeError) as too_large:

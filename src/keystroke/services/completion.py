@@ -173,10 +173,11 @@ class CompletionService:
         )
         caps = self.settings.completion
         default_cap = caps.inline_max_tokens if progress.mode == "inline" else caps.multiline_max_tokens
+        ranks = request.trigger == "invoked" or caps.rank_automatic
         plan = rank_plan(
             progress.ctx,
             progress.mode,
-            alternatives=caps.rank_alternatives,
+            alternatives=caps.rank_alternatives if ranks else 0,
             lines=caps.rank_suffix_lines,
             python=is_python(request.language, request.filepath),
         )

@@ -4,15 +4,18 @@ Per open document it keeps the text, the version, the typing rhythm and a `Docum
 staleness). A suggestion request goes through, in order:
 
 1. the result cache (the same text around the cursor was answered before, or the user typed into a shown
-   suggestion): answered at once;
+   suggestion): answered at once; not when the user asked explicitly (they get a fresh, ranked answer);
 2. an in-flight generation that the user is typing along with: its answer is awaited and shown minus what was
    typed, instead of cancelling it and asking again;
-3. the router: mid-expression after `.` or `(` the local lane (Jedi, buffer words, typo fix) answers first;
-   a file excluded from upload is answered by the local lane only;
+3. the router: mid-expression after `.` or `(` the local lane (Jedi, buffer words, typo fix) and the remote
+   lane start together, and a fair local guess is shown first; a file excluded from upload is answered by
+   the local lane only;
 4. the debounce (at once after `.`, `(` or a newline, else about 150 ms adapted to the typing rhythm); a new
    keystroke ends the wait and the request with it;
-5. the remote lane (gateway or embedded engine). A keystroke that does not extend the generation's text
-   cancels it end to end. If the gateway is down or slow, the local lane answers.
+5. the remote lane (gateway or embedded engine), asked with the trigger: as-you-type requests are decoded
+   greedily, the first line sent the moment it exists; an explicit request may be ranked among alternatives.
+   A keystroke that does not extend the generation's text cancels it end to end. If the gateway is down or
+   slow, the local lane answers.
 
 A result is returned only if it was computed for the document's current version and cursor; a late one is
 dropped (and kept in the cache, where the same text will find it again). Time is injected (`EditorClock`),
@@ -220,7 +223,7 @@ class EditorService:
         started, document.waited = self.clock.now(), 0.0
         prefix, suffix = document.text[:offset], document.text[offset:]
         chosen = self._route(document, prefix, suffix)
-        found = self._from_cache(document, ticket, prefix, suffix)
+        found = None if invoked else self._from_cache(document, ticket, prefix, suffix)
         if found is None:
             found = await self._answer(document, ticket, chosen, prefix, suffix, invoked)
         if found is None or not found.text:
@@ -244,16 +247,28 @@ class EditorService:
         reused = await self._typed_along(document, ticket, prefix, suffix)
         if reused is not None:
             return reused
-        if chosen.lane == "local" or document.excluded or self.remote is None:
-            only_local = document.excluded or self.remote is None
-            local = await self._local(document, ticket, chosen.reason, selective=not only_local)
-            if local is not None or only_local:
-                return local
+        if document.excluded or self.remote is None:
+            return await self._local(document, ticket, chosen.reason)
+        if chosen.lane != "local":
+            return await self._remote(document, ticket, chosen, prefix, suffix, invoked)
+        # Mid-expression both lanes start at once: a fair local guess is shown, else the model's answer,
+        # which has not waited for the local lane's budget.
+        remote = asyncio.ensure_future(self._remote(document, ticket, chosen, prefix, suffix, invoked))
+        try:
+            local = await self._local(document, ticket, chosen.reason, selective=True)
+            return local if local is not None else await remote
+        finally:
+            remote.cancel()  # a no-op once it has answered; else the local lane won (or this request ended)
+
+    async def _remote(
+        self, document: Document, ticket: Ticket, chosen: Route, prefix: str, suffix: str, invoked: bool
+    ) -> Suggestion | None:
+        """The remote lane's answer after the debounce; the local lane's if the remote lane is unavailable."""
         if not await self._debounced(document, Trigger.INVOKED if invoked else document.trigger):
             return None
         lane = "multiline" if chosen.lane == "multiline" else "inline"
         try:
-            answer = await self._generate(document, prefix, suffix, lane)
+            answer = await self._generate(document, prefix, suffix, lane, invoked)
         except RemoteUnavailableError as exc:
             self.stats.remote_errors += 1
             log.warning("remote lane unavailable, answering locally: %s", exc)
@@ -334,7 +349,9 @@ class EditorService:
             return False
         return True
 
-    async def _generate(self, document: Document, prefix: str, suffix: str, mode: str) -> RemoteAnswer | None:
+    async def _generate(
+        self, document: Document, prefix: str, suffix: str, mode: str, invoked: bool
+    ) -> RemoteAnswer | None:
         assert self.remote is not None
         self._cancel(document.uri, "a newer generation")
         request = CompletionRequest(
@@ -344,6 +361,7 @@ class EditorService:
             document.key,
             mode="multiline" if mode == "multiline" else "inline",
             session_id=f"lsp:{document.uri}",
+            trigger="invoked" if invoked else "automatic",
         )
         task = asyncio.ensure_future(self._timed(self.remote, request))
         inflight = _InFlight(prefix, suffix, task)

@@ -11,19 +11,26 @@ It answers on its own when the route says so (mid-expression), and whenever the 
 file may not be uploaded. Jedi runs in one worker process (it is not thread-safe, and being pure Python, in a
 thread it would take the GIL from the event loop that answers the editor). It reads the file's imports and the
 150 lines up to the cursor (not the whole file: parsing time grows with the text), and its answer is waited
-for 50 ms at most: a slower call (a module inferred for the first time) finishes in the background while the
-buffer words answer, so the lane's latency stays bounded.
+for 50 ms at most: a slower call (Jedi infers afresh on every call, 100-500 ms for members of a class typed
+with annotations) finishes in the background while the buffer words answer, so the lane's latency stays
+bounded.
+
+Jedi is asked for everything at the start of the word being typed (after `self.`, not after `self.co`), and
+its whole answer is kept, keyed by exactly the source it read. Typing the member's name does not change that
+source, so from the second keystroke on (or the first after a slow call finished) the answer is the kept
+list filtered by what is typed: no Jedi call at all.
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import keyword
 import logging
 import multiprocessing
 import re
-from collections import Counter
+from collections import Counter, OrderedDict
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
@@ -34,6 +41,7 @@ log = logging.getLogger(__name__)
 
 WARM_MODULES = ("builtins", "os", "sys", "re", "json", "typing", "pathlib", "collections", "dataclasses")
 MAX_ITEMS = 30
+MAX_NAMES = 2000  # of one Jedi answer, kept for filtering as the word is typed
 WINDOW_LINES = 150
 _IMPORT = re.compile(r"^(?:import\s|from\s+\S+\s+import\s)")
 LocalSource = Literal["jedi", "words", "typo"]
@@ -60,14 +68,29 @@ class LocalQuery:
     others: tuple[str, ...] = ()  # the texts of the other open documents
 
 
+@dataclass(frozen=True)
+class JediCall:
+    """What Jedi reads for one cursor: `source` (the window, cut at the start of the word being typed) and
+    the place to complete at, its end. Equal calls get equal answers, so the call is the cache key."""
+
+    source: str
+    line: int  # 1-based, as Jedi counts
+    column: int
+    path: str | None
+
+
 class LocalLane:
-    def __init__(self, jedi_budget_ms: float = 50.0) -> None:
+    def __init__(self, jedi_budget_ms: float = 50.0, kept: int = 64) -> None:
         # A process, not a thread: Jedi is pure Python, and in a thread it would hold the GIL away from the
         # event loop that answers the editor. Spawned, so nothing of this process (llama.cpp, sockets) is copied.
         self._worker = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        self._running: asyncio.Future[list[LocalItem]] | None = None
+        self._running: asyncio.Future[list[JediName]] | None = None
+        self._answers: OrderedDict[JediCall, list[JediName]] = OrderedDict()  # Jedi's whole lists, LRU
+        self._kept = kept
         self.jedi_budget_ms = jedi_budget_ms
-        self.jedi_late = 0  # Jedi calls that missed their budget (their items were not waited for)
+        self.jedi_calls = 0
+        self.jedi_kept = 0  # answers served from a kept list, without a call
+        self.jedi_late = 0  # calls that missed their budget (their names were kept for the next keystroke)
         self.warm = False
 
     async def warm_up(self) -> None:
@@ -75,19 +98,48 @@ class LocalLane:
         self.warm = True
 
     async def complete(self, query: LocalQuery) -> list[LocalItem]:
-        """Jedi's items if they come within `jedi_budget_ms`, with the buffer words and typo fix. A slow
-        Jedi call (a module inferred for the first time) is not waited for, and while it runs no other is
-        started: the words answer alone, so the lane's latency stays bounded."""
+        """Jedi's items if they are kept or come within `jedi_budget_ms`, with the buffer words and typo fix.
+        A slow Jedi call is not waited for, and while it runs no other is started: the words answer alone,
+        so the lane's latency stays bounded; its answer is kept when it comes."""
         partial = partial_word(_line(query.text, query.line)[: query.column])
         items: list[LocalItem] = []
-        if query.language == "python" and (self._running is None or self._running.done()):
-            running = asyncio.get_running_loop().run_in_executor(self._worker, _jedi, query, partial)
-            self._running = running
-            try:
-                items = await asyncio.wait_for(asyncio.shield(running), self.jedi_budget_ms / 1000)
-            except TimeoutError:
-                self.jedi_late += 1
+        if query.language == "python":
+            call = jedi_call(query, partial)
+            names = self._answers.get(call)
+            if names is not None:
+                self._answers.move_to_end(call)
+                self.jedi_kept += 1
+            else:
+                names = await self._call(call)
+            items = jedi_items(names or [], partial)
         return with_words(items, query, partial)
+
+    async def _call(self, call: JediCall) -> list[JediName] | None:
+        if self._running is not None and not self._running.done():
+            return None
+        running = asyncio.get_running_loop().run_in_executor(self._worker, _jedi_names, call)
+        self._running = running
+        self.jedi_calls += 1
+        running.add_done_callback(lambda done: self._keep(call, done))
+        try:
+            return await asyncio.wait_for(asyncio.shield(running), self.jedi_budget_ms / 1000)
+        except TimeoutError:
+            self.jedi_late += 1
+            return None
+
+    async def settled(self) -> None:
+        """Wait for the Jedi call running in the background, if any (its answer is then kept)."""
+        if self._running is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._running)
+
+    def _keep(self, call: JediCall, done: asyncio.Future[list[JediName]]) -> None:
+        if done.cancelled() or done.exception() is not None:
+            return
+        self._answers[call] = done.result()
+        self._answers.move_to_end(call)
+        while len(self._answers) > self._kept:
+            self._answers.popitem(last=False)
 
     def close(self) -> None:
         self._worker.shutdown(wait=False, cancel_futures=True)
@@ -97,7 +149,7 @@ def complete_locally(query: LocalQuery) -> list[LocalItem]:
     """Jedi's items (Python), then buffer words not already offered, or else a typo fix (synchronous, no
     budget: what the lane computes when Jedi is quick)."""
     partial = partial_word(_line(query.text, query.line)[: query.column])
-    items = _jedi(query, partial) if query.language == "python" else []
+    items = jedi_items(_jedi_names(jedi_call(query, partial)), partial) if query.language == "python" else []
     return with_words(items, query, partial)
 
 
@@ -126,21 +178,38 @@ def _typo_fix(partial: str, vocabulary: Counter[str], python: bool) -> str | Non
     return near_miss(partial, known)
 
 
-def _jedi(query: LocalQuery, partial: str) -> list[LocalItem]:
+JediName = tuple[str, str]  # (name, type) of one completion
+
+
+def jedi_call(query: LocalQuery, partial: str) -> JediCall:
+    """The Jedi call for the cursor: the window up to the start of the partly typed word."""
+    source, line = jedi_window(query.text, query.line)
+    lines = source.split("\n")
+    anchor = max(0, query.column - len(partial))
+    lines[line] = lines[line][:anchor]
+    return JediCall("\n".join(lines[: line + 1]), line + 1, anchor, query.path)
+
+
+def _jedi_names(call: JediCall) -> list[JediName]:
     import jedi
 
-    source, line = jedi_window(query.text, query.line)
     try:
-        script = jedi.Script(source, path=query.path)
-        completions = script.complete(line + 1, query.column)
+        completions = jedi.Script(call.source, path=call.path).complete(call.line, call.column)
     except Exception:  # Jedi fails on some half-typed code; the other sources still answer
-        log.debug("jedi could not complete at %d:%d", query.line, query.column, exc_info=True)
+        log.debug("jedi could not complete at %d:%d", call.line, call.column, exc_info=True)
         return []
+    return [(completion.name, completion.type) for completion in completions[:MAX_NAMES]]
+
+
+def jedi_items(names: list[JediName], partial: str) -> list[LocalItem]:
+    """Jedi's names that start with `partial`, in Jedi's order; dunders only when `_` is typed."""
     items = []
-    for completion in completions[:MAX_ITEMS]:
-        if completion.name.startswith("__") and not partial.startswith("_"):
-            continue  # dunders only when asked for
-        items.append(LocalItem(completion.name, completion.complete or "", 0, completion.type, "jedi"))
+    for name, kind in names:
+        if not name.startswith(partial) or (name.startswith("__") and not partial.startswith("_")):
+            continue
+        items.append(LocalItem(name, name[len(partial) :], 0, kind, "jedi"))
+        if len(items) == MAX_ITEMS:
+            break
     return items
 
 

@@ -133,7 +133,7 @@ def _body(request: CompletionRequest) -> dict[str, Any]:
         segments["filepath"] = request.filepath
     if request.snippets:
         segments["snippets"] = [{"filepath": s.filepath, "body": s.body} for s in request.snippets]
-    body: dict[str, Any] = {"segments": segments, "mode": request.mode, "stream": True}
+    body: dict[str, Any] = {"segments": segments, "mode": request.mode, "stream": True, "trigger": request.trigger}
     if request.language:
         body["language"] = request.language
     for field in ("session_id", "request_id", "max_tokens"):

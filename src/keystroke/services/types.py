@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from keystroke.domain.context.items import SourceReport
 from keystroke.domain.engines.base import FinishReason
 from keystroke.domain.postprocess.modes import RequestedMode
 from keystroke.domain.postprocess.shaping import Mode
 from keystroke.domain.prompt.assembly import Snippet
+
+Trigger = Literal["automatic", "invoked"]
 
 if TYPE_CHECKING:
     from keystroke.services.context import ContextOutcome
@@ -26,6 +28,9 @@ class CompletionRequest:
     max_tokens: int | None = None
     session_id: str | None = None
     request_id: str | None = None
+    # automatic: the editor asks as the user types (greedy, the first line as soon as it exists);
+    # invoked: the user asked (the server may spend longer, e.g. rank alternatives for a fresh line)
+    trigger: Trigger = "invoked"
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,11 @@ class CompletionBody(_Strict):
         None, max_length=256, description="A newer request with the same session_id cancels this one."
     )
     request_id: str | None = Field(None, max_length=256, description="Echoed as the response id.")
+    trigger: Literal["automatic", "invoked"] = Field(
+        "invoked",
+        description="automatic: asked while the user types (greedy, fastest first action); invoked: the user "
+        "asked (a fresh line may be ranked among alternatives, which takes longer).",
+    )
 
     def to_request(self) -> CompletionRequest:
         segments = self.segments
@@ -72,6 +77,7 @@ class CompletionBody(_Strict):
             max_tokens=self.max_tokens,
             session_id=self.session_id,
             request_id=self.request_id,
+            trigger=self.trigger,
         )
 
 

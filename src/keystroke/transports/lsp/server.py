@@ -112,7 +112,8 @@ def build_server(editor: EditorService) -> KeystrokeServer:
         if document is None:
             return None
         local = await ls.editor.local_items(uri, (line, column))
-        model, incomplete = await _model_item(ls, uri, (line, column), offset)
+        invoked = params.context is None or params.context.trigger_kind == types.CompletionTriggerKind.Invoked
+        model, incomplete = await _model_item(ls, uri, (line, column), offset, invoked)
         word = _word_before(document.lines[line] if line < len(document.lines) else "", column)
         start = _client_position(document, line, column - len(word))
         edit_range = types.Range(start=start, end=params.position)
@@ -129,6 +130,8 @@ def build_server(editor: EditorService) -> KeystrokeServer:
             **editor.stats.as_json(),
             "cache_entries": len(editor.cache),
             "local_warm": local.warm,
+            "jedi_calls": local.jedi_calls,
+            "jedi_kept": local.jedi_kept,
             "jedi_late": local.jedi_late,
         }
 
@@ -153,11 +156,11 @@ async def _connect(connect: Any) -> None:
 
 
 async def _model_item(
-    ls: KeystrokeServer, uri: str, position: tuple[int, int], offset: int
+    ls: KeystrokeServer, uri: str, position: tuple[int, int], offset: int, invoked: bool
 ) -> tuple[Suggestion | None, bool]:
     """The model's suggestion if it comes within the completion wait; whether the list is incomplete."""
     wait = ls.editor.settings.completion_wait_ms / 1000
-    task = asyncio.ensure_future(ls.editor.suggest(uri, position, offset, invoked=True))
+    task = asyncio.ensure_future(ls.editor.suggest(uri, position, offset, invoked))
     try:
         done, _ = await asyncio.wait({task}, timeout=wait)
     except asyncio.CancelledError:
