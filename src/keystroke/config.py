@@ -126,6 +126,12 @@ class EditorSettings(_Section):
     jedi_budget_ms: float = Field(
         50.0, gt=0, description="Wait this long for Jedi; a slower call finishes in the background, words answer."
     )
+    index_workspace: bool = Field(
+        True, description="Index the workspace folder and send context from it with each request to the model."
+    )
+    index_max_files: int = Field(
+        20_000, ge=1, description="Do not index a workspace with more files than this (a home folder, not a project)."
+    )
 
 
 class ServerSettings(_Section):

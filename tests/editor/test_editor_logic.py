@@ -100,6 +100,18 @@ def test_a_result_is_current_only_for_the_state_it_was_asked_in(events: list[tup
         assert doc.is_current(tickets[-1])
 
 
+def test_a_request_only_follows_the_cursor_when_nothing_was_typed_since_the_last_one() -> None:
+    doc = DocumentSession("file:///c.py", version=1)
+    assert not doc.moved((0, 3))  # the first request of a document
+    doc.ticket((0, 3))
+    assert not doc.moved((0, 3))  # asked again where it was
+    assert doc.moved((5, 0))  # a click elsewhere
+    doc.ticket((5, 0))
+    assert doc.moved((0, 3))  # and back
+    doc.changed(2)
+    assert not doc.moved((0, 4))  # typing moves the cursor too: that is an edit
+
+
 def test_buffer_words_complete_the_partial_word() -> None:
     vocabulary = words_of(["total_price = unit_price * quantity\nprint(total_price)", "def total_tax(): ..."])
     assert partial_word("    x = tot") == "tot"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -225,6 +226,57 @@ def test_mid_expression_both_lanes_start_and_a_local_answer_cancels_the_model(se
         assert len(rig.lane.started) == 2
 
     scenario(service, body, **{"editor.debounce_ms": 0, "editor.debounce_min_ms": 0, "editor.debounce_max_ms": 0})
+
+
+def test_a_cursor_move_without_an_edit_does_not_ask_the_model(service: CompletionService) -> None:
+    async def body(rig: Rig) -> None:
+        text = "total = 1\nvalue = total\nresult = "
+        rig.open("total = 1\nvalue = total\nresult =")
+        rig.type(text)
+        rig.lane.release(all_later=True)
+        await (await rig.asked((2, 9), len(text)))
+        assert len(rig.lane.started) == 1
+        moved = await (await rig.asked((0, 9), len("total = 1")))  # a click at the end of the first line
+        assert moved is None or moved.lane == "local"
+        assert len(rig.lane.started) == 1  # nothing sent
+        back = await (await rig.asked((2, 9), len(text)))  # and back where the user was typing
+        assert back is not None
+        assert back.lane == "cache"
+        assert len(rig.lane.started) == 1
+        reasons = {reason for (_lane, reason) in rig.editor.stats.routes}
+        assert "cursor moved without an edit" in reasons
+        invoked = await rig.editor.suggest(URI, (0, 9), len("total = 1"), invoked=True)
+        assert invoked is None or invoked.lane == "inline"
+        assert len(rig.lane.started) == 2  # asked for explicitly: the model is asked wherever the cursor is
+
+    scenario(service, body)
+
+
+def test_a_workspace_index_sends_context_from_other_files(service: CompletionService, tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "pricing.py").write_text("def shipping_cost(weight_kg: float) -> float:\n    return 4.5 * weight_kg\n")
+    (workspace / ".env").write_text("API_TOKEN=sk-live-do-not-send\n")
+    text = "from pricing import shipping_cost\n\ntotal = shipping_cost("
+    path = workspace / "order.py"
+    path.write_text(text)
+
+    async def body(rig: Rig) -> None:
+        rig.editor.root = workspace
+        summary = await rig.editor.index_workspace()
+        assert summary is not None
+        assert summary.files == 2  # the .env file is never read
+        rig.open(text, uri=path.as_uri(), path=str(path))
+        rig.lane.release(all_later=True)
+        await rig.editor.suggest(path.as_uri(), (2, len("total = shipping_cost(")), len(text), invoked=True)
+        (request,) = rig.lane.started
+        assert request.filepath == "order.py"
+        bodies = "\n".join(snippet.body for snippet in request.snippets)
+        assert "def shipping_cost(weight_kg: float)" in bodies
+        assert "sk-live" not in bodies
+        assert rig.editor.stats.with_context == 1
+
+    scenario(service, body, **{"context.cache_dir": str(tmp_path / "cache"), "context.watch": False})
 
 
 def test_a_paste_clears_the_files_cache(service: CompletionService) -> None:

@@ -12,7 +12,7 @@ import pytest
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
-from keystroke.benchmarks.lsp_client import language_server, stats
+from keystroke.benchmarks.lsp_client import language_server, plain, stats
 from tests.conftest import run
 
 pytestmark = pytest.mark.model
@@ -68,17 +68,26 @@ class Editor:
 
 
 @contextlib.asynccontextmanager
-async def started(root: Path, *args: str) -> AsyncIterator[Editor]:
+async def started(root: Path, *args: str, progress: list[Any] | None = None) -> AsyncIterator[Editor]:
     log: list[str] = []
-    # a loaded CI machine may take longer than the interactive budget for Jedi: the budget is not tested here
-    env = {"KEYSTROKE_EDITOR__JEDI_BUDGET_MS": "10000"}
-    async with language_server(args, root, env=env, on_stderr=log.append) as client:
+    env = {
+        # a loaded CI machine may take longer than the interactive budget for Jedi: the budget is not tested here
+        "KEYSTROKE_EDITOR__JEDI_BUDGET_MS": "10000",
+        "KEYSTROKE_CACHE_DIR": str(root.parent / f"{root.name}-cache"),  # the index cache, outside the workspace
+    }
+    async with language_server(args, root, env=env, on_stderr=log.append, progress=progress) as client:
         yield Editor(client, root, log)
 
 
-def drive(root: Path, body: Callable[[Editor], Awaitable[None]], *args: str, timeout_s: float = 180) -> None:
+def drive(
+    root: Path,
+    body: Callable[[Editor], Awaitable[None]],
+    *args: str,
+    timeout_s: float = 180,
+    progress: list[Any] | None = None,
+) -> None:
     async def main() -> None:
-        async with started(root, *args) as editor:
+        async with started(root, *args, progress=progress) as editor:
             await asyncio.wait_for(body(editor), timeout_s)  # a hung server fails the test, not the run
 
     run(main())
@@ -156,3 +165,27 @@ def test_with_the_gateway_down_the_local_lane_still_answers(tmp_path: Path) -> N
         assert stats["remote_errors"] >= 1
 
     drive(tmp_path, body, "--gateway", "http://127.0.0.1:9")
+
+
+def test_the_workspace_is_indexed_with_a_progress_bar_and_feeds_context(tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "pricing.py").write_text("def shipping_cost(weight_kg):\n    return 4.5 * weight_kg\n")
+    progress: list[Any] = []
+
+    async def body(editor: Editor) -> None:
+        for _ in range(600):  # indexing runs in the background: wait until it is done
+            if (await editor.stats())["workspace_indexed"]:
+                break
+            await asyncio.sleep(0.1)
+        uri = editor.open("order.py", "from pricing import shipping_cost\n\ntotal = shipping_cost(")
+        await editor.inline(uri)
+        stats = await editor.stats()
+        assert stats["workspace_indexed"]
+        assert stats["with_context"] == 1
+
+    drive(workspace, body, *EMBEDDED, progress=progress)
+    values = [plain(value) for value in progress]
+    assert values[0]["kind"] == "begin"
+    assert values[-1]["kind"] == "end"
+    assert values[-1]["message"].startswith("1 file indexed")

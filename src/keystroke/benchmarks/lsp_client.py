@@ -24,17 +24,32 @@ async def language_server(
     env: Mapping[str, str] | None = None,
     on_stderr: LineSink | None = None,
     warm_s: float = 0.0,
+    progress: list[Any] | None = None,
 ) -> AsyncIterator[LanguageClient]:
     """`keystroke lsp ARGS --workspace ROOT` started, initialized, and shut down at the end. The server's
-    stderr is read line by line (into `on_stderr`), so a full pipe never blocks it."""
+    stderr is read line by line (into `on_stderr`), so a full pipe never blocks it. With a `progress` list,
+    the client shows progress bars: the `$/progress` values the server sends are appended to it."""
     client = LanguageClient("keystroke-client", "1")
+    window = None
+    if progress is not None:
+        window = types.WindowClientCapabilities(work_done_progress=True)
+
+        def create(_params: types.WorkDoneProgressCreateParams) -> None:
+            return None
+
+        def report(params: types.ProgressParams) -> None:
+            progress.append(params.value)
+
+        client.feature(types.WINDOW_WORK_DONE_PROGRESS_CREATE)(create)
+        client.feature(types.PROGRESS)(report)
+
     command = ["-m", "keystroke", "lsp", *args, "--workspace", str(root)]
     await client.start_io(sys.executable, *command, env={**os.environ, **(env or {})})
     drain = asyncio.ensure_future(_drain(client, on_stderr))
     try:
         await client.initialize_async(
             types.InitializeParams(
-                capabilities=types.ClientCapabilities(),
+                capabilities=types.ClientCapabilities(window=window),
                 root_uri=root.resolve().as_uri(),
                 workspace_folders=[types.WorkspaceFolder(uri=root.resolve().as_uri(), name=root.name)],
             )

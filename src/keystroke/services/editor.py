@@ -9,7 +9,9 @@ staleness). A suggestion request goes through, in order:
    typed, instead of cancelling it and asking again;
 3. the router: mid-expression after `.` or `(` the local lane (Jedi, buffer words, typo fix) and the remote
    lane start together, and a fair local guess is shown first; a file excluded from upload is answered by
-   the local lane only;
+   the local lane only, and so is a request after a mere cursor move (a click or an arrow key is no sign
+   that a suggestion is wanted, and a generation elsewhere in the file would evict the model's cached
+   prompt where the user is typing);
 4. the debounce (at once after `.`, `(` or a newline, else about 150 ms adapted to the typing rhythm); a new
    keystroke ends the wait and the request with it;
 5. the remote lane (gateway or embedded engine), asked with the trigger: as-you-type requests are decoded
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from collections import Counter, defaultdict, deque
@@ -34,19 +37,24 @@ from pathlib import Path
 from typing import Protocol
 
 from keystroke.config import Settings
+from keystroke.domain.context.index import IndexSummary, Progress, RepositoryIndex
 from keystroke.domain.context.languages import language_of
+from keystroke.domain.context.token_estimate import EstimatedTokenizer
+from keystroke.domain.context.walker import walk
 from keystroke.domain.editor.diff import text_change
 from keystroke.domain.editor.result_cache import ResultCache, Scope
 from keystroke.domain.editor.router import Lane, Route, route
 from keystroke.domain.editor.session import DocumentSession, Position, Ticket
 from keystroke.domain.editor.triggers import DebounceSettings, Rhythm, Trigger, classify
 from keystroke.domain.privacy.exclusion import ExclusionRules
+from keystroke.domain.prompt.assembly import Snippet
 from keystroke.domain.statistics import percentiles
 from keystroke.errors import RemoteUnavailableError
-from keystroke.services.context import exclusion_rules
+from keystroke.services.context import ContextService, exclusion_rules
 from keystroke.services.local_lane import LocalItem, LocalLane, LocalQuery
 from keystroke.services.remote_lane import RemoteAnswer, RemoteLane
 from keystroke.services.types import CompletionRequest
+from keystroke.services.workspace import Watcher, open_workspace
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +99,7 @@ class EditorStats:
     cache_hits: int = 0
     typed_through: int = 0  # cache hits that continue a shown suggestion the user typed into
     inflight_reused: int = 0
+    with_context: int = 0  # generations sent with snippets from the indexed workspace
     remote_errors: int = 0
     accepted: int = 0  # suggestions the editor reported accepted (the `keystroke.accepted` command)
     lanes: Counter[str] = field(default_factory=Counter)  # shown suggestions by lane
@@ -149,6 +158,7 @@ class EditorService:
         self.remote = remote
         self.local = local
         self.settings = settings.editor
+        self._all_settings = settings
         self.tenant = tenant
         self.root = root
         self.clock = clock or SystemClock()
@@ -160,6 +170,33 @@ class EditorService:
         )
         self._documents: dict[str, Document] = {}
         self._inflight: dict[str, _InFlight] = {}
+        self.context: ContextService | None = None  # the workspace's, once indexed
+        self._watcher: Watcher | None = None
+
+    # -- workspace -----------------------------------------------------------------------------------------
+
+    async def index_workspace(self, progress: Progress | None = None) -> IndexSummary | None:
+        """Index the workspace root (reloaded from the cache when it was indexed before) and from then on send
+        context from it with every request to the model; follow file changes (`context.watch`). None when
+        there is nothing to index for: no root, no remote lane, or more than `editor.index_max_files` files
+        under the root (a home folder rather than a project)."""
+        if self.root is None or self.remote is None:
+            return None
+        index = await asyncio.to_thread(self._open_index, self.root, progress)
+        if index is None:
+            return None
+        tokenizer = self.remote.tokenizer or EstimatedTokenizer()
+        self.context = ContextService.for_workspace(index, tokenizer, self._all_settings)
+        if self._all_settings.context.watch:
+            self._watcher = Watcher(index, self.context.engine.recent).start()
+        return index.last_summary
+
+    def _open_index(self, root: Path, progress: Progress | None) -> RepositoryIndex | None:
+        limit = self.settings.index_max_files
+        if sum(1 for _ in itertools.islice(walk(root, self._rules), limit + 1)) > limit:
+            log.warning("not indexing %s: over %d files (give keystroke lsp --workspace PROJECT)", root, limit)
+            return None
+        return open_workspace(self._all_settings, progress, root)
 
     # -- documents ---------------------------------------------------------------------------------------
 
@@ -218,14 +255,15 @@ class EditorService:
         """The suggestion to show at `offset` of the text; `position` is the same place as (line, column),
         both in code points."""
         document = self._documents[uri]
+        moved = document.session.moved(position) and not invoked
         ticket = document.session.ticket(position)
         self.stats.requests += 1
         started, document.waited = self.clock.now(), 0.0
         prefix, suffix = document.text[:offset], document.text[offset:]
-        chosen = self._route(document, prefix, suffix)
+        chosen = self._route(document, prefix, suffix, moved)
         found = None if invoked else self._from_cache(document, ticket, prefix, suffix)
         if found is None:
-            found = await self._answer(document, ticket, chosen, prefix, suffix, invoked)
+            found = await self._answer(document, ticket, chosen, prefix, suffix, invoked, moved)
         if found is None or not found.text:
             return None
         if not document.session.is_current(ticket):
@@ -242,13 +280,13 @@ class EditorService:
         return await self.local.complete(query)
 
     async def _answer(
-        self, document: Document, ticket: Ticket, chosen: Route, prefix: str, suffix: str, invoked: bool
+        self, document: Document, ticket: Ticket, chosen: Route, prefix: str, suffix: str, invoked: bool, moved: bool
     ) -> Suggestion | None:
         reused = await self._typed_along(document, ticket, prefix, suffix)
         if reused is not None:
             return reused
-        if document.excluded or self.remote is None:
-            return await self._local(document, ticket, chosen.reason)
+        if document.excluded or self.remote is None or moved:
+            return await self._local(document, ticket, chosen.reason, selective=moved)
         if chosen.lane != "local":
             return await self._remote(document, ticket, chosen, prefix, suffix, invoked)
         # Mid-expression both lanes start at once: a fair local guess is shown, else the model's answer,
@@ -275,7 +313,7 @@ class EditorService:
             return await self._local(document, ticket, "remote lane unavailable", lane="fallback")
         return Suggestion(answer.text, lane, chosen.reason, ticket) if answer is not None else None
 
-    def _route(self, document: Document, prefix: str, suffix: str) -> Route:
+    def _route(self, document: Document, prefix: str, suffix: str, moved: bool) -> Route:
         line_start = prefix.rfind("\n") + 1
         previous_start = prefix.rfind("\n", 0, max(0, line_start - 1)) + 1
         line_end = suffix.find("\n")
@@ -286,6 +324,8 @@ class EditorService:
         )
         if document.excluded:
             chosen = Route("local", "file excluded from upload")
+        elif moved:
+            chosen = Route("local", "cursor moved without an edit")
         self.stats.routes[chosen.lane, chosen.reason] += 1
         log.debug("route %s: %s (%s)", document.uri, chosen.lane, chosen.reason)
         return chosen
@@ -359,6 +399,7 @@ class EditorService:
             suffix,
             document.language,
             document.key,
+            snippets=await self._snippets(document, prefix, suffix),
             mode="multiline" if mode == "multiline" else "inline",
             session_id=f"lsp:{document.uri}",
             trigger="invoked" if invoked else "automatic",
@@ -371,6 +412,21 @@ class EditorService:
         if answer is not None and answer.text:
             self.cache.store(self._scope(document), prefix, suffix, answer.text)
         return answer
+
+    async def _snippets(self, document: Document, prefix: str, suffix: str) -> tuple[Snippet, ...]:
+        """Context from the indexed workspace (excluded files were never indexed); none before it is ready."""
+        if self.context is None or document.path is None:
+            return ()
+        outcome = await asyncio.to_thread(
+            self.context.snippets_for,
+            filepath=document.path,
+            prefix=prefix,
+            suffix=suffix,
+            language=document.language,
+            session_id=document.uri,
+        )
+        self.stats.with_context += bool(outcome.snippets)
+        return outcome.snippets
 
     async def _timed(self, remote: RemoteLane, request: CompletionRequest) -> RemoteAnswer:
         try:
@@ -418,6 +474,10 @@ class EditorService:
     async def aclose(self) -> None:
         for uri in list(self._inflight):
             self._cancel(uri, "shutting down")
+        if self._watcher is not None:
+            self._watcher.stop()
+        if self.context is not None:
+            self.context.close()
         with contextlib.suppress(Exception):
             if self.remote is not None:
                 await self.remote.aclose()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 
+from keystroke.domain.engines.base import Tokenizer
 from keystroke.errors import RemoteUnavailableError
 from keystroke.services.remote_lane import RemoteAnswer, RemoteLane
 from keystroke.services.types import CompletionRequest
@@ -30,6 +31,10 @@ class GatedLane:
     @property
     def model(self) -> str:
         return self.inner.model
+
+    @property
+    def tokenizer(self) -> Tokenizer | None:
+        return self.inner.tokenizer
 
     @property
     def waiting(self) -> int:

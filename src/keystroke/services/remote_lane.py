@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from keystroke.domain.engines.base import Tokenizer
 from keystroke.errors import EngineError, KeystrokeError, RemoteUnavailableError
 from keystroke.services.completion import CompletionService
 from keystroke.services.types import CompletionRequest, Delta, Finished, FirstAction
@@ -35,6 +36,11 @@ class RemoteLane(Protocol):
     @property
     def model(self) -> str: ...
 
+    @property
+    def tokenizer(self) -> Tokenizer | None:
+        """The model's tokenizer when it runs in this process (None behind a gateway)."""
+        ...
+
     async def complete(self, request: CompletionRequest) -> RemoteAnswer: ...
 
     async def aclose(self) -> None: ...
@@ -47,6 +53,10 @@ class EmbeddedLane:
     @property
     def model(self) -> str:
         return self.service.backend.info.name
+
+    @property
+    def tokenizer(self) -> Tokenizer | None:
+        return self.service.backend.tokenizer
 
     async def complete(self, request: CompletionRequest) -> RemoteAnswer:
         text, first_ms = "", None
@@ -84,6 +94,10 @@ class GatewayLane:
     @property
     def model(self) -> str:
         return self._model
+
+    @property
+    def tokenizer(self) -> Tokenizer | None:
+        return None
 
     async def connect(self) -> str:
         """Ask the gateway which model it serves (the result cache keys carry it)."""

@@ -39,6 +39,11 @@ class DocumentSession:
         """The text changed: every request made so far is for an older version."""
         self.version = version
 
+    def moved(self, position: Position) -> bool:
+        """Whether a request at `position` only follows the cursor: the text is as the previous request saw
+        it, and the cursor is elsewhere (a click or an arrow key, not typing)."""
+        return self.newest is not None and self.newest.version == self.version and self.newest.position != position
+
     def ticket(self, position: Position) -> Ticket:
         """A new request at `position` of the current version; it supersedes the previous one."""
         self._next_id += 1

@@ -16,7 +16,12 @@ from keystroke.transports.cli.main import engine_options, settings_from
 @click.option("--gateway", help="Gateway URL to ask, e.g. http://127.0.0.1:8765 (or editor.gateway).")
 @click.option("--key", envvar="KEYSTROKE_API_KEY", help="API key for the gateway (or $KEYSTROKE_API_KEY).")
 @click.option("--embedded", is_flag=True, help="Run the engine in this process: one offline user, no gateway.")
-@click.option("--workspace", type=click.Path(file_okay=False, path_type=Path), help="Workspace root (exclusion).")
+@click.option(
+    "--workspace",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Workspace root: indexed for context; paths are relative to it (default: the editor's workspace folder).",
+)
+@click.option("--no-index", is_flag=True, help="Do not index the workspace (no context from other files).")
 @click.option(
     "--log-level",
     type=click.Choice(["error", "warning", "info", "debug"]),
@@ -26,7 +31,13 @@ from keystroke.transports.cli.main import engine_options, settings_from
 )
 @engine_options
 def lsp(
-    gateway: str | None, key: str | None, embedded: bool, workspace: Path | None, log_level: str, **options: Any
+    gateway: str | None,
+    key: str | None,
+    embedded: bool,
+    workspace: Path | None,
+    no_index: bool,
+    log_level: str,
+    **options: Any,
 ) -> None:
     """Language server over stdio: ghost text (textDocument/inlineCompletion) and completion lists.
 
@@ -34,12 +45,17 @@ def lsp(
     Exactly one of --gateway URL or --embedded:
       keystroke lsp --gateway http://127.0.0.1:8765    # a gateway started with `keystroke serve`
       keystroke lsp --embedded                         # the default model in-process, fully offline
-    The editor starts this command; see the README for VS Code, Neovim and Helix. Files excluded from upload
-    (.env*, *.pem, *.key, id_rsa*, credentials folders, ...) are answered by the local lane only.
+    The editor starts this command; see the README for VS Code, Neovim and Helix. The workspace folder is
+    indexed in the background (cached between runs; a progress bar in editors that show one), and context
+    from it goes with each request to the model. Files excluded from upload (.env*, *.pem, *.key, id_rsa*,
+    credentials folders, ...) are answered by the local lane only and never indexed.
     """
     if embedded and gateway is not None:
         raise click.UsageError("give exactly one of --gateway URL or --embedded")
-    settings = settings_from(options, **{"editor.gateway": gateway, "editor.key": key})
+    overrides: dict[str, Any] = {"editor.gateway": gateway, "editor.key": key}
+    if no_index:
+        overrides["editor.index_workspace"] = False
+    settings = settings_from(options, **overrides)
     gateway = None if embedded else settings.editor.gateway  # --embedded wins over a configured gateway
     if not embedded and gateway is None:
         raise click.UsageError("give exactly one of --gateway URL or --embedded (or set editor.gateway)")
@@ -57,7 +73,7 @@ def lsp(
     else:
         assert gateway is not None
         remote = GatewayLane(gateway, settings.editor.key, settings.editor.timeout_s)
-    root = workspace.resolve() if workspace is not None else Path.cwd()
+    root = workspace.resolve() if workspace is not None else None  # None: the editor's workspace folder
     editor = EditorService(remote, LocalLane(settings.editor.jedi_budget_ms), settings, root=root)
     build_server(editor).start_io()
 

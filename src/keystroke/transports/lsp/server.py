@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
@@ -66,6 +67,10 @@ def build_server(editor: EditorService) -> KeystrokeServer:
         connect = getattr(ls.editor.remote, "connect", None)
         if connect is not None:
             ls.spawn(_connect(connect))
+        if ls.editor.root is None:  # no --workspace: the editor's workspace folder, else where it started us
+            ls.editor.root = Path(ls.workspace.root_path or Path.cwd()).resolve()
+        if ls.editor.settings.index_workspace:
+            ls.spawn(_index_workspace(ls))
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: KeystrokeServer, params: types.DidOpenTextDocumentParams) -> None:
@@ -130,6 +135,7 @@ def build_server(editor: EditorService) -> KeystrokeServer:
             **editor.stats.as_json(),
             "cache_entries": len(editor.cache),
             "local_warm": local.warm,
+            "workspace_indexed": editor.context is not None,
             "jedi_calls": local.jedi_calls,
             "jedi_kept": local.jedi_kept,
             "jedi_late": local.jedi_late,
@@ -153,6 +159,47 @@ async def _connect(connect: Any) -> None:
         log.info("gateway serves %s", model)
     except Exception as exc:  # the local lane answers meanwhile; every request will try the gateway again
         log.warning("%s", exc)
+
+
+async def _index_workspace(ls: KeystrokeServer) -> None:
+    """Index the workspace in the background, with a progress bar in editors that show one."""
+    token = await _progress_token(ls, "keystroke: indexing")
+    loop = asyncio.get_running_loop()
+
+    def progress(done: int, total: int) -> None:  # called from the indexing thread
+        if token is not None:
+            report = types.WorkDoneProgressReport(
+                message=f"{done}/{total} files", percentage=done * 100 // (total or 1)
+            )
+            loop.call_soon_threadsafe(ls.work_done_progress.report, token, report)
+
+    message = "no workspace to index"
+    try:
+        summary = await ls.editor.index_workspace(progress)
+        if summary is not None:
+            message = f"{summary.files} file{'s' * (summary.files != 1)} indexed in {summary.seconds:.1f} s"
+            log.info("workspace %s", message)
+    except Exception as exc:  # completions go on without workspace context
+        message = f"indexing failed: {exc}"
+        log.warning("workspace %s", message)
+    finally:
+        if token is not None:
+            ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
+
+
+async def _progress_token(ls: KeystrokeServer, title: str) -> str | None:
+    """A begun work-done progress, if the editor shows them (else None: the work goes on without one)."""
+    window = ls.client_capabilities.window
+    if window is None or not window.work_done_progress:
+        return None
+    token = f"keystroke-{title.split()[-1]}-{id(ls)}"
+    try:
+        await ls.work_done_progress.create_async(token)
+    except Exception as exc:
+        log.debug("the editor refused a progress bar: %s", exc)
+        return None
+    ls.work_done_progress.begin(token, types.WorkDoneProgressBegin(title=title, percentage=0))
+    return token
 
 
 async def _model_item(
