@@ -124,7 +124,7 @@ class EditorSettings(_Section):
     )
     timeout_s: float = Field(10.0, gt=0, description="Give up on a gateway answer after this long.")
     jedi_budget_ms: float = Field(
-        50.0, gt=0, description="Wait this long for Jedi; a slower call finishes in the background, words answer."
+        35.0, gt=0, description="Wait this long for Jedi; a slower call finishes in the background, words answer."
     )
     index_workspace: bool = Field(
         True, description="Index the workspace folder and send context from it with each request to the model."

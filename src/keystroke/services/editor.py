@@ -282,21 +282,27 @@ class EditorService:
     async def _answer(
         self, document: Document, ticket: Ticket, chosen: Route, prefix: str, suffix: str, invoked: bool, moved: bool
     ) -> Suggestion | None:
-        reused = await self._typed_along(document, ticket, prefix, suffix)
-        if reused is not None:
-            return reused
         if document.excluded or self.remote is None or moved:
             return await self._local(document, ticket, chosen.reason, selective=moved)
         if chosen.lane != "local":
-            return await self._remote(document, ticket, chosen, prefix, suffix, invoked)
+            return await self._model(document, ticket, chosen, prefix, suffix, invoked)
         # Mid-expression both lanes start at once: a fair local guess is shown, else the model's answer,
-        # which has not waited for the local lane's budget.
-        remote = asyncio.ensure_future(self._remote(document, ticket, chosen, prefix, suffix, invoked))
+        # which has not waited for the local lane's budget (nor the local lane for the model's).
+        model = asyncio.ensure_future(self._model(document, ticket, chosen, prefix, suffix, invoked))
         try:
             local = await self._local(document, ticket, chosen.reason, selective=True)
-            return local if local is not None else await remote
+            return local if local is not None else await model
         finally:
-            remote.cancel()  # a no-op once it has answered; else the local lane won (or this request ended)
+            model.cancel()  # a no-op once it has answered; else the local lane won (or this request ended)
+
+    async def _model(
+        self, document: Document, ticket: Ticket, chosen: Route, prefix: str, suffix: str, invoked: bool
+    ) -> Suggestion | None:
+        """The model's answer: the generation the user is typing along with, else a new one."""
+        reused = await self._typed_along(document, ticket, prefix, suffix)
+        if reused is not None:
+            return reused
+        return await self._remote(document, ticket, chosen, prefix, suffix, invoked)
 
     async def _remote(
         self, document: Document, ticket: Ticket, chosen: Route, prefix: str, suffix: str, invoked: bool

@@ -11,7 +11,7 @@ It answers on its own when the route says so (mid-expression), and whenever the 
 file may not be uploaded. Jedi runs in one worker process (it is not thread-safe, and being pure Python, in a
 thread it would take the GIL from the event loop that answers the editor). It reads the file's imports and the
 150 lines up to the cursor (not the whole file: parsing time grows with the text), and its answer is waited
-for 50 ms at most: a slower call (Jedi infers afresh on every call, 100-500 ms for members of a class typed
+for 35 ms at most: a slower call (Jedi infers afresh on every call, 100-500 ms for members of a class typed
 with annotations) finishes in the background while the buffer words answer, so the lane's latency stays
 bounded.
 
@@ -80,7 +80,7 @@ class JediCall:
 
 
 class LocalLane:
-    def __init__(self, jedi_budget_ms: float = 50.0, kept: int = 64) -> None:
+    def __init__(self, jedi_budget_ms: float = 35.0, kept: int = 64) -> None:
         # A process, not a thread: Jedi is pure Python, and in a thread it would hold the GIL away from the
         # event loop that answers the editor. Spawned, so nothing of this process (llama.cpp, sockets) is copied.
         self._worker = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
