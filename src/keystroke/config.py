@@ -38,7 +38,13 @@ class EngineSettings(_Section):
     )
     n_ctx: int = Field(2048, ge=256, le=131072, description="Context window in tokens.")
     n_threads: int | None = Field(None, ge=1, le=512, description="CPU threads; default: all cores.")
-    prefill_chunk: int = Field(64, ge=8, le=4096, description="Prompt tokens per decode call (cancel granularity).")
+    prefill_chunk: int = Field(
+        16,
+        ge=8,
+        le=4096,
+        description="Prompt tokens per decode call: how soon a cancelled prefill gives the engine back (16: about "
+        "90 ms on a 2-core CPU, for 8% less prefill throughput than 64).",
+    )
 
 
 class PromptSettings(_Section):

@@ -281,14 +281,14 @@ def format_replay(summary: dict[str, Any]) -> str:
         f"  accepted                      {summary['accepted']} ({summary['acceptance_rate']:.0%} of shown), "
         f"{summary['chars_saved']} characters saved ({summary['chars_saved_share']:.0%})",
         "",
-        f"  {'lane':10}{'shown':>7}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}   {'server p50 / p95 (no debounce)':>30}",
+        f"  {'lane':10}{'shown':>7}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}   server p50 / p95 / p99 (no debounce)",
     ]
     for lane, count in sorted(summary["lanes"].items(), key=lambda pair: -pair[1]):
         client = summary["latency_ms"].get(lane, {})
         server = summary["server_latency_ms"].get(lane, {})
         rows.append(
             f"  {lane:10}{count:7d}{_ms(client.get('p50')):>9}{_ms(client.get('p95')):>9}{_ms(client.get('p99')):>9}"
-            f"   {_ms(server.get('p50')):>14} / {_ms(server.get('p95'))}"
+            f"   {_ms(server.get('p50')):>10} / {_ms(server.get('p95'))} / {_ms(server.get('p99'))}"
         )
     serving = summary["serving_ms"]
     rows.append(
