@@ -311,8 +311,11 @@ class EditorService:
         if not await self._debounced(document, Trigger.INVOKED if invoked else document.trigger):
             return None
         lane = "multiline" if chosen.lane == "multiline" else "inline"
+        snippets = await self._snippets(document, prefix, suffix)
+        if not document.session.is_current(ticket):
+            return None  # the user typed on while the context was collected
         try:
-            answer = await self._generate(document, prefix, suffix, lane, invoked)
+            answer = await self._generate(document, prefix, suffix, lane, invoked, snippets)
         except RemoteUnavailableError as exc:
             self.stats.remote_errors += 1
             log.warning("remote lane unavailable, answering locally: %s", exc)
@@ -396,7 +399,7 @@ class EditorService:
         return True
 
     async def _generate(
-        self, document: Document, prefix: str, suffix: str, mode: str, invoked: bool
+        self, document: Document, prefix: str, suffix: str, mode: str, invoked: bool, snippets: tuple[Snippet, ...]
     ) -> RemoteAnswer | None:
         assert self.remote is not None
         self._cancel(document.uri, "a newer generation")
@@ -405,7 +408,7 @@ class EditorService:
             suffix,
             document.language,
             document.key,
-            snippets=await self._snippets(document, prefix, suffix),
+            snippets=snippets,
             mode="multiline" if mode == "multiline" else "inline",
             session_id=f"lsp:{document.uri}",
             trigger="invoked" if invoked else "automatic",
