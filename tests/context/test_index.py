@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from keystroke.domain.context.index import RepositoryIndex
 from keystroke.domain.context.snippets import terms
+from keystroke.errors import ConfigError
 from tests.fixtures.workspace import INDEXED, SECRET
 
 
@@ -107,3 +110,12 @@ def test_a_file_swapped_for_a_symlink_after_indexing_is_not_read(index: Reposito
     report.symlink_to(workspace / ".env")
     index.clear_caches()
     assert index.read("shop/report.py") is None
+
+
+def test_a_tree_over_the_file_limit_is_refused_not_indexed(workspace: Path, tmp_path: Path) -> None:
+    index = RepositoryIndex(workspace, cache_dir=tmp_path / "cache")
+    with pytest.raises(ConfigError, match="more than 2 files to index"):
+        index.build(max_files=2)
+    assert index.files == {}
+    assert index.build(max_files=1000).files == len(INDEXED)
+    index.close()

@@ -63,6 +63,10 @@ class Rig:
         await self.clock.advance(1.0)
         return task
 
+    async def answered(self, position: tuple[int, int], offset: int, uri: str = URI) -> Suggestion | None:
+        """The answer of an as-you-type request at `position` (the gate must be open)."""
+        return await (await self.asked(position, offset, uri))
+
 
 def scenario(service: CompletionService, body: Callable[[Rig], Awaitable[None]], **settings: Any) -> None:
     async def main() -> None:
@@ -162,7 +166,7 @@ def test_typing_through_a_shown_suggestion_needs_no_request(service: CompletionS
         rig.open("def add(a, b):\n    return")
         rig.type(TEXT)
         rig.lane.release(all_later=True)
-        shown = await (await rig.asked((1, 11), len(TEXT)))
+        shown = await rig.answered((1, 11), len(TEXT))
         assert shown is not None
         assert len(shown.text) >= 2
         for n in range(1, len(shown.text)):
@@ -181,15 +185,15 @@ def test_a_retyped_context_is_a_hit_and_a_save_clears_it(service: CompletionServ
         rig.open("def add(a, b):\n    return")
         rig.type(TEXT)
         rig.lane.release(all_later=True)
-        first = await (await rig.asked((1, 11), len(TEXT)))
+        first = await rig.answered((1, 11), len(TEXT))
         assert first is not None
         rig.type(TEXT + "x")
         rig.type(TEXT)  # deleted again: the same text as before
-        again = await (await rig.asked((1, 11), len(TEXT)))
+        again = await rig.answered((1, 11), len(TEXT))
         assert again is not None
         assert (again.lane, again.text) == ("cache", first.text)
         rig.editor.save(URI)
-        await (await rig.asked((1, 11), len(TEXT)))
+        await rig.answered((1, 11), len(TEXT))
         assert len(rig.lane.started) == 2  # asked the model again
 
     scenario(service, body)
@@ -200,7 +204,7 @@ def test_an_explicit_request_asks_the_model_afresh_and_says_it_was_invoked(servi
         rig.open("def add(a, b):\n    return")
         rig.type(TEXT)
         rig.lane.release(all_later=True)
-        assert await (await rig.asked((1, 11), len(TEXT))) is not None
+        assert await rig.answered((1, 11), len(TEXT)) is not None
         invoked = await rig.editor.suggest(URI, (1, 11), len(TEXT), invoked=True)
         assert invoked is not None
         assert invoked.lane == "inline"  # not the cached answer: the user asked for the model's best
@@ -234,12 +238,12 @@ def test_a_cursor_move_without_an_edit_does_not_ask_the_model(service: Completio
         rig.open("total = 1\nvalue = total\nresult =")
         rig.type(text)
         rig.lane.release(all_later=True)
-        await (await rig.asked((2, 9), len(text)))
+        await rig.answered((2, 9), len(text))
         assert len(rig.lane.started) == 1
-        moved = await (await rig.asked((0, 9), len("total = 1")))  # a click at the end of the first line
+        moved = await rig.answered((0, 9), len("total = 1"))  # a click at the end of the first line
         assert moved is None or moved.lane == "local"
         assert len(rig.lane.started) == 1  # nothing sent
-        back = await (await rig.asked((2, 9), len(text)))  # and back where the user was typing
+        back = await rig.answered((2, 9), len(text))  # and back where the user was typing
         assert back is not None
         assert back.lane == "cache"
         assert len(rig.lane.started) == 1
@@ -284,7 +288,7 @@ def test_a_paste_clears_the_files_cache(service: CompletionService) -> None:
         rig.open("def add(a, b):\n    return")
         rig.type(TEXT)
         rig.lane.release(all_later=True)
-        assert await (await rig.asked((1, 11), len(TEXT))) is not None
+        assert await rig.answered((1, 11), len(TEXT)) is not None
         assert len(rig.editor.cache) == 1
         rig.type(TEXT + "\n# pasted\n" * 30)
         assert len(rig.editor.cache) == 0
@@ -297,7 +301,7 @@ def test_a_document_in_an_excluded_file_sends_nothing_upstream(service: Completi
         uri = "file:///ws/.env.py"
         rig.open("API_TOKEN = 'abc'\nAPI_TOK", uri=uri, path="/ws/.env.py")
         rig.lane.release(all_later=True)
-        got = await (await rig.asked((1, 7), len("API_TOKEN = 'abc'\nAPI_TOK"), uri))
+        got = await rig.answered((1, 7), len("API_TOKEN = 'abc'\nAPI_TOK"), uri)
         assert rig.lane.started == []
         assert got is not None
         assert (got.lane, got.text) == ("local", "EN")
@@ -314,7 +318,7 @@ def test_the_gateway_down_leaves_the_local_lane_answering(service: CompletionSer
         assert (got.lane, got.text) == ("local", "ice")  # mid-call: the local lane answers first
         errors = rig.editor.stats.remote_errors  # 0 or 1: the remote lane started beside it, may have failed
         rig.type("total_price = 1\nx = total_price + ")
-        got = await (await rig.asked((1, 18), len("total_price = 1\nx = total_price + ")))
+        got = await rig.answered((1, 18), len("total_price = 1\nx = total_price + "))
         assert rig.editor.stats.remote_errors == errors + 1
         assert got is None or got.lane == "fallback"
 
@@ -327,7 +331,7 @@ def test_an_engine_that_dies_mid_stream_leaves_the_local_lane_answering(service:
 
     async def body(rig: Rig) -> None:
         rig.open("total_price = 1\nx = total_price + ")
-        got = await (await rig.asked((1, 18), len("total_price = 1\nx = total_price + ")))
+        got = await rig.answered((1, 18), len("total_price = 1\nx = total_price + "))
         assert rig.editor.stats.remote_errors == 1
         assert got is None or got.lane == "fallback"
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import time
 from collections import Counter, defaultdict, deque
@@ -37,10 +36,9 @@ from pathlib import Path
 from typing import Protocol
 
 from keystroke.config import Settings
-from keystroke.domain.context.index import IndexSummary, Progress, RepositoryIndex
+from keystroke.domain.context.index import IndexSummary, Progress
 from keystroke.domain.context.languages import language_of
 from keystroke.domain.context.token_estimate import EstimatedTokenizer
-from keystroke.domain.context.walker import walk
 from keystroke.domain.editor.diff import text_change
 from keystroke.domain.editor.result_cache import ResultCache, Scope
 from keystroke.domain.editor.router import Lane, Route, route
@@ -178,25 +176,17 @@ class EditorService:
     async def index_workspace(self, progress: Progress | None = None) -> IndexSummary | None:
         """Index the workspace root (reloaded from the cache when it was indexed before) and from then on send
         context from it with every request to the model; follow file changes (`context.watch`). None when
-        there is nothing to index for: no root, no remote lane, or more than `editor.index_max_files` files
-        under the root (a home folder rather than a project)."""
+        there is nothing to index for (no root, no remote lane); ConfigError when the root holds more than
+        `editor.index_max_files` files (a home folder rather than a project)."""
         if self.root is None or self.remote is None:
             return None
-        index = await asyncio.to_thread(self._open_index, self.root, progress)
-        if index is None:
-            return None
+        limit = self.settings.index_max_files
+        index = await asyncio.to_thread(open_workspace, self._all_settings, progress, self.root, limit)
         tokenizer = self.remote.tokenizer or EstimatedTokenizer()
         self.context = ContextService.for_workspace(index, tokenizer, self._all_settings)
         if self._all_settings.context.watch:
             self._watcher = Watcher(index, self.context.engine.recent).start()
         return index.last_summary
-
-    def _open_index(self, root: Path, progress: Progress | None) -> RepositoryIndex | None:
-        limit = self.settings.index_max_files
-        if sum(1 for _ in itertools.islice(walk(root, self._rules), limit + 1)) > limit:
-            log.warning("not indexing %s: over %d files (give keystroke lsp --workspace PROJECT)", root, limit)
-            return None
-        return open_workspace(self._all_settings, progress, root)
 
     # -- documents ---------------------------------------------------------------------------------------
 

@@ -20,14 +20,16 @@ from keystroke.errors import ConfigError
 from keystroke.services.context import exclusion_rules
 
 
-def open_workspace(settings: Settings, progress: Progress | None = None, root: Path | None = None) -> RepositoryIndex:
+def open_workspace(
+    settings: Settings, progress: Progress | None = None, root: Path | None = None, max_files: int | None = None
+) -> RepositoryIndex:
     folder = root or settings.context.workspace
     if folder is None:
         raise ConfigError("no workspace given: pass a folder, or set context.workspace")
     if not folder.is_dir():
         raise ConfigError(f"workspace {folder} is not a folder")
     index = RepositoryIndex(folder, exclusion_rules(settings.context), settings.context.cache_dir)
-    index.build(progress)
+    index.build(progress, max_files)
     return index
 
 

@@ -10,6 +10,7 @@ nothing excluded can reach a prompt through the index.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import multiprocessing
 import os
 import posixpath
@@ -26,6 +27,7 @@ from keystroke.domain.context.snippets import SnippetIndex, Window, block_terms,
 from keystroke.domain.context.store import FileRecord, Located, ProjectStore
 from keystroke.domain.context.walker import WalkedFile, walk, walk_one
 from keystroke.domain.privacy.exclusion import ExclusionRules, decode_text
+from keystroke.errors import ConfigError
 
 Progress = Callable[[int, int], None]  # (done, total)
 
@@ -96,9 +98,13 @@ class RepositoryIndex:
     def files(self) -> dict[str, FileRecord]:
         return dict(self._records)
 
-    def build(self, progress: Progress | None = None) -> IndexSummary:
+    def build(self, progress: Progress | None = None, max_files: int | None = None) -> IndexSummary:
+        """Index the workspace; with `max_files`, refuse (ConfigError) a tree holding more files to index,
+        having walked no further than that."""
         started = time.perf_counter()
-        walked = list(walk(self.root, self.rules))
+        walked = list(itertools.islice(walk(self.root, self.rules), None if max_files is None else max_files + 1))
+        if max_files is not None and len(walked) > max_files:
+            raise ConfigError(f"{self.root} holds more than {max_files} files to index: not indexed")
         known = self.store.files()
         unchanged = [known[f.relpath] for f in walked if _same_stat(known.get(f.relpath), f)]
         changed = [f for f in walked if not _same_stat(known.get(f.relpath), f)]
