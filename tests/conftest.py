@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Coroutine, Iterator
@@ -30,6 +31,8 @@ from tests.fixtures.tiny_gguf import write_tiny_gguf
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[1]
 URL_LINE = re.compile(r"serving (http://\S+)")
+# gateways started by tests keep their key file and audit log here, never in the user's data folder
+os.environ["KEYSTROKE_DATA_DIR"] = tempfile.mkdtemp(prefix="keystroke-test-data-")
 
 
 def run(coroutine: Coroutine[Any, Any, T]) -> T:

@@ -98,6 +98,11 @@ class ContextSettings(_Section):
         None, description="Index cache folder (default: $KEYSTROKE_CACHE_DIR, else ~/.cache/keystroke)."
     )
     watch: bool = Field(True, description="Follow file changes in the workspace and update the index.")
+    workspace_tenant: str = Field(
+        "local",
+        description="Gateway: the tenant whose requests get context from its workspace ('local': the keyless, "
+        "loopback-only single user).",
+    )
     sources: tuple[Literal["definitions", "recent_edits", "neighbours", "retrieval"], ...] = Field(
         ("definitions", "recent_edits", "neighbours", "retrieval"),
         description="Context sources to run after prefix and suffix (their priority order is fixed).",
@@ -141,8 +146,35 @@ class EditorSettings(_Section):
 
 
 class ServerSettings(_Section):
-    host: str = Field("127.0.0.1", description="Address to listen on; loopback by default.")
+    host: str = Field("127.0.0.1", description="Address to listen on; loopback by default (any other needs API keys).")
     port: int = Field(8765, ge=0, le=65535, description="TCP port to listen on (0 picks a free one).")
+    keys_file: Path | None = Field(
+        None,
+        description="Tenants and hashed API keys, written by `keystroke keys create` (default: "
+        "$KEYSTROKE_DATA_DIR/keys.json, else ~/.local/share/keystroke/keys.json).",
+    )
+    audit_db: Path | None = Field(
+        None, description="Audit log, SQLite (default: audit.sqlite3 beside the key file); records hold no code."
+    )
+    max_auth_header_bytes: int = Field(
+        512, ge=64, le=8192, description="Longest accepted Authorization header; a longer one is refused (431)."
+    )
+
+
+class PrivacySettings(_Section):
+    redact: bool = Field(
+        True,
+        description="Replace secrets (tokens, keys, passwords, private keys) with placeholders before code "
+        "leaves the editor, and again before it reaches the engine.",
+    )
+    patterns: tuple[str, ...] = Field(
+        (), description="Extra secret patterns, Python regexes; group 1, if any, is the secret."
+    )
+    policy_exclude: tuple[str, ...] = Field(
+        (),
+        description="Gateway: the organisation's exclusion globs (.gitignore syntax), enforced on every request "
+        "and served to editors at /v1/policy; an editor cannot loosen them.",
+    )
 
 
 class Settings(_Section):
@@ -153,6 +185,23 @@ class Settings(_Section):
     context: ContextSettings = ContextSettings()
     editor: EditorSettings = EditorSettings()
     server: ServerSettings = ServerSettings()
+    privacy: PrivacySettings = PrivacySettings()
+
+
+def data_dir() -> Path:
+    """Where the gateway keeps its key file and audit log: $KEYSTROKE_DATA_DIR, else the XDG data folder."""
+    configured = os.environ.get("KEYSTROKE_DATA_DIR")
+    if configured:
+        return Path(configured)
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "keystroke"
+
+
+def keys_path(settings: Settings) -> Path:
+    return settings.server.keys_file or data_dir() / "keys.json"
+
+
+def audit_path(settings: Settings) -> Path:
+    return settings.server.audit_db or keys_path(settings).with_name("audit.sqlite3")
 
 
 def load_settings(

@@ -11,7 +11,10 @@ message and exits non-zero. Every message says what was wrong and, where there i
     │   └── ModelLoadError          llama.cpp refused the file
     ├── RequestError                the caller's fault; HTTP 4xx
     │   ├── InvalidRequestError     malformed body or a field with a wrong value (names the field)
-    │   └── PayloadTooLargeError    a body or a field over its configured size limit
+    │   ├── PayloadTooLargeError    a body or a field over its configured size limit
+    │   ├── HeaderTooLargeError     an Authorization header over its limit (431)
+    │   ├── UnauthorizedError       no API key, or one that is unknown, malformed, truncated or revoked (401)
+    │   └── ForbiddenError          a valid key of a disabled tenant (403)
     ├── EngineError                 the backend failed; HTTP 5xx
     │   ├── EngineUnavailableError  closed, or not started
     │   └── EngineCrashedError      died in the middle of a generation
@@ -68,6 +71,27 @@ class PayloadTooLargeError(RequestError):
 
     status_code = 413
     error_type = "payload_too_large"
+
+
+class HeaderTooLargeError(RequestError):
+    """A request header is over its size limit."""
+
+    status_code = 431
+    error_type = "header_too_large"
+
+
+class UnauthorizedError(RequestError):
+    """The request carries no valid API key."""
+
+    status_code = 401
+    error_type = "unauthorized"
+
+
+class ForbiddenError(RequestError):
+    """The key is valid but its tenant may not use the gateway."""
+
+    status_code = 403
+    error_type = "forbidden"
 
 
 class EngineError(KeystrokeError):

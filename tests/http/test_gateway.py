@@ -190,7 +190,13 @@ def test_the_openapi_document_matches_the_routes(gateway: Gateway) -> None:
     with gateway.client() as client:
         document = client.get("/openapi.json").json()
     paths = {path: set(methods) for path, methods in document["paths"].items()}
-    assert paths == {"/v1/completions": {"post"}, "/v1/models": {"get"}, "/healthz": {"get"}}
+    assert paths == {
+        "/v1/completions": {"post"},
+        "/v1/models": {"get"},
+        "/v1/policy": {"get"},
+        "/v1/audit": {"get"},
+        "/healthz": {"get"},
+    }
     request_schema = document["paths"]["/v1/completions"]["post"]["requestBody"]["content"]["application/json"]
     assert request_schema["schema"]["required"] == ["segments"]
     ref = request_schema["schema"]["properties"]["segments"]["$ref"]

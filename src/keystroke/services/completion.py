@@ -1,9 +1,15 @@
 """The completion service: one request in, a First Action (and maybe more lines) out, with timings.
 
 The gateway, the CLI, the evaluation harness and the benchmarks all call this, so what is measured is what
-is served. Per request: validate against the limits, choose the mode, gather context (the editor's snippets
-minus excluded paths, or the workspace's through the context service), assemble the prompt for the model's
-profile, supersede the session's previous request, stream the engine's tokens through `shape`, and report.
+is served. Per request, on behalf of a `Tenant` (the security context, an argument to every call): validate
+against the limits, refuse an excluded file (answered without the engine), choose the mode, redact secrets
+(placeholders), gather context (the editor's snippets minus excluded paths, or the workspace's for the tenant
+that owns it), assemble the prompt for the model's profile, supersede the tenant's session's previous request,
+stream the engine's tokens through `shape`, reveal this request's placeholders, report, and write the audit
+record (no code unless the tenant retains code).
+
+Isolation: sessions, the prompt-cut memo, the redaction chunk cache and the engine's KV state are keyed by
+the tenant's namespace (tenant, model, tokenizer); identical text from two tenants shares none of them.
 """
 
 from __future__ import annotations
@@ -13,8 +19,10 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 from keystroke.config import Settings
+from keystroke.domain.context.cache import LruCache
 from keystroke.domain.cursor import CursorContext
 from keystroke.domain.engines.base import (
     DoneEvent,
@@ -27,10 +35,14 @@ from keystroke.domain.postprocess.modes import resolve_mode
 from keystroke.domain.postprocess.ranking import choose, rank_plan
 from keystroke.domain.postprocess.shaping import Mode, Shaped, Tail, shape, stop_check
 from keystroke.domain.postprocess.syntax import is_python
+from keystroke.domain.privacy.audit import AuditLog, AuditRecord, RetainedCode, latency_bucket
+from keystroke.domain.privacy.redaction import Vault
+from keystroke.domain.privacy.tenants import LOCAL, Tenant
 from keystroke.domain.prompt.assembly import PrefixCutMemo, PromptInput, Snippet, assemble
 from keystroke.domain.prompt.profiles import ModelProfile
 from keystroke.errors import InvalidRequestError, PayloadTooLargeError
 from keystroke.services.context import ContextOutcome, ContextService, allowed_snippets, exclusion_rules
+from keystroke.services.privacy import Redactor
 from keystroke.services.sessions import SessionRegistry
 from keystroke.services.types import (
     CompletionEvent,
@@ -45,6 +57,8 @@ from keystroke.services.types import (
 )
 
 Clock = Callable[[], float]
+LOCAL_TENANT = Tenant(LOCAL)
+EXCLUDED = "excluded"
 
 _TAIL_AFTER: dict[str, Tail] = {"eos": "complete", "stop": "complete", "length": "truncated", "cancelled": "open"}
 
@@ -58,6 +72,8 @@ class _Progress:
     ctx: CursorContext
     mode: Mode
     max_lines: int
+    tenant: Tenant
+    vault: Vault
     ranked: bool = False
     raw: str = ""
     emitted: str = ""
@@ -73,41 +89,63 @@ class CompletionService:
         settings: Settings,
         clock: Clock = time.perf_counter,
         context: ContextService | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         self.backend = backend
         self.profile = profile
         self.settings = settings
         self.context = context
+        self.audit = audit
+        self.redactor = Redactor(settings.privacy)
         self._clock = clock
         self._sessions = SessionRegistry()
-        self._rules = exclusion_rules(settings.context)
-        self._cuts = PrefixCutMemo()
+        self._rules = exclusion_rules(settings)
+        self._cuts: LruCache[str, PrefixCutMemo] = LruCache("prompt cut memos per namespace", 256)
 
-    async def complete(self, request: CompletionRequest) -> CompletionResult:
+    async def complete(self, request: CompletionRequest, tenant: Tenant = LOCAL_TENANT) -> CompletionResult:
         """The whole completion at once (the non-streaming path)."""
-        async for event in self.stream(request):
+        async for event in self.stream(request, tenant):
             if isinstance(event, Finished):
                 return event.result
         raise AssertionError("stream ended without a Finished event")  # pragma: no cover
 
-    def stream(self, request: CompletionRequest) -> AsyncIterator[CompletionEvent]:
+    def stream(self, request: CompletionRequest, tenant: Tenant = LOCAL_TENANT) -> AsyncIterator[CompletionEvent]:
         """FirstAction when the first line is complete, Delta per further line, then Finished.
 
         Checks the request before returning, so a bad one fails here, before any event is sent."""
         started = self._clock()
         self._validate(request)
-        return self._stream(request, started)
+        return self._stream(request, tenant, started)
 
-    async def _stream(self, request: CompletionRequest, started: float) -> AsyncIterator[CompletionEvent]:
+    def namespace(self, tenant: Tenant) -> str:
+        info = self.backend.info
+        return tenant.namespace(info.name, info.tokenizer_id)
+
+    def excluded(self, filepath: str | None) -> bool:
+        """Whether the file is kept out of every prompt (default rules, configuration, organisation policy)."""
+        return bool(filepath) and self._rules.excludes_path(PurePosixPath(str(filepath)).as_posix().lstrip("/"))
+
+    async def _stream(
+        self, original: CompletionRequest, tenant: Tenant, started: float
+    ) -> AsyncIterator[CompletionEvent]:
+        request_id = original.request_id or f"cmpl-{uuid.uuid4().hex[:24]}"
+        if self.excluded(original.filepath):
+            refused = self._excluded(request_id, resolve_mode(original.mode, CursorContext(original.prefix, "")))
+            self._audit(tenant, original, refused, 0)
+            yield Finished(refused)
+            return
+        request, vault = self.redactor.request(original, self.namespace(tenant))
         ctx = CursorContext(request.prefix, request.suffix)
         mode = resolve_mode(request.mode, ctx)
         max_lines = 1 if mode == "inline" else self.settings.completion.multiline_max_lines
-        progress = _Progress(started, request.request_id or f"cmpl-{uuid.uuid4().hex[:24]}", ctx, mode, max_lines)
-        context = await self._context(request)
+        progress = _Progress(started, request_id, ctx, mode, max_lines, tenant, vault)
+        context = await self._context(request, tenant, vault)
         generation = self._generation_request(request, progress, context.snippets)
         prompt_build_ms = self._since(started)
         stats: GenerationStats | None = None
-        self._sessions.begin(request.session_id, generation.cancel)
+        result: CompletionResult | None = None
+        session = None if request.session_id is None else f"{tenant.name}\x1f{request.session_id}"
+        self._sessions.begin(session, generation.cancel)
         try:
             async for event in self.backend.generate(generation):
                 if isinstance(event, DoneEvent):
@@ -115,16 +153,18 @@ class CompletionService:
                     break
                 for update in self._advance(progress, event):
                     yield update
+            assert stats is not None
+            final = shape(progress.raw, progress.ctx, mode, tail=_TAIL_AFTER[stats.finish_reason], max_lines=max_lines)
+            best = choose(stats.candidates)
+            if best is not None:
+                final = Shaped(best.text, complete=True)
+            for update in self._emit(progress, final):
+                yield update
+            result = self._result(progress, final, stats, prompt_build_ms, context)
+            yield Finished(result)
         finally:
-            self._sessions.end(request.session_id, generation.cancel)
-        assert stats is not None
-        final = shape(progress.raw, ctx, mode, tail=_TAIL_AFTER[stats.finish_reason], max_lines=max_lines)
-        best = choose(stats.candidates)
-        if best is not None:
-            final = Shaped(best.text, complete=True)
-        for update in self._emit(progress, final):
-            yield update
-        yield Finished(self._result(progress, final, stats, prompt_build_ms, context))
+            self._sessions.end(session, generation.cancel)
+            self._audit(tenant, original, result, len(vault), generation.prompt.render(), progress.emitted)
 
     def _validate(self, request: CompletionRequest) -> None:
         limits = self.settings.limits
@@ -143,12 +183,13 @@ class CompletionService:
                 f"max_tokens must be between 1 and {limits.max_tokens}, got {request.max_tokens}", "max_tokens"
             )
 
-    async def _context(self, request: CompletionRequest) -> ContextOutcome:
-        """The editor's snippets when it sent any (excluded paths dropped), else the workspace's, if any."""
+    async def _context(self, request: CompletionRequest, tenant: Tenant, vault: Vault) -> ContextOutcome:
+        """The editor's snippets when it sent any (excluded paths dropped), else the workspace's, if any and
+        if this tenant owns it (redacted in the request's vault)."""
         given = allowed_snippets(request.snippets, self._rules)
-        if given or self.context is None:
+        if given or self.context is None or tenant.name != self.settings.context.workspace_tenant:
             return ContextOutcome(given)
-        return await asyncio.to_thread(
+        found = await asyncio.to_thread(
             self.context.snippets_for,
             filepath=request.filepath,
             prefix=request.prefix,
@@ -156,6 +197,8 @@ class CompletionService:
             language=request.language,
             session_id=request.session_id,
         )
+        snippets = self.redactor.snippets(found.snippets, vault, self.namespace(tenant))
+        return ContextOutcome(snippets, found.depth, found.reports, found.ms)
 
     def _generation_request(
         self, request: CompletionRequest, progress: _Progress, snippets: tuple[Snippet, ...]
@@ -169,7 +212,7 @@ class CompletionService:
             suffix_share=prompt_settings.suffix_share,
             heal=self.backend.capabilities.supports_forced_prefix,
             context_tokens=prompt_settings.context_tokens,
-            memo=self._cuts,
+            memo=self._cuts.get_or_compute(self.namespace(progress.tenant), PrefixCutMemo),
         )
         caps = self.settings.completion
         default_cap = caps.inline_max_tokens if progress.mode == "inline" else caps.multiline_max_tokens
@@ -189,6 +232,7 @@ class CompletionService:
             stop=stop_check(progress.ctx, progress.mode, progress.max_lines),
             stop_tokens=self.profile.stop_tokens,
             rank=plan if progress.ranked else None,
+            cache_owner=self.namespace(progress.tenant),
         )
 
     def _advance(self, progress: _Progress, event: TokenEvent) -> list[CompletionEvent]:
@@ -207,10 +251,11 @@ class CompletionService:
             return []
         first = not progress.emitted
         progress.emitted = shaped.text
+        shown = self.redactor.reveal(new, progress.vault)
         if first:
             progress.first_action_ms = self._since(progress.started)
-            return [FirstAction(progress.request_id, new, progress.first_action_ms)]
-        return [Delta(new)]
+            return [FirstAction(progress.request_id, shown, progress.first_action_ms)]
+        return [Delta(shown)]
 
     def _result(
         self,
@@ -227,7 +272,7 @@ class CompletionService:
             id=progress.request_id,
             model=self.backend.info.name,
             mode=progress.mode,
-            text=progress.emitted,
+            text=self.redactor.reveal(progress.emitted, progress.vault),
             finish_reason=stats.finish_reason,
             abstain_reason=abstain if not progress.emitted else None,
             usage=Usage(stats.prompt_tokens, stats.cached_tokens, stats.completion_tokens, stats.decoded_candidates),
@@ -243,5 +288,56 @@ class CompletionService:
             context=ContextUse.of(context),
         )
 
+    def _excluded(self, request_id: str, mode: Mode) -> CompletionResult:
+        """The answer for a file kept out of every prompt: nothing, without asking the engine."""
+        return CompletionResult(
+            id=request_id,
+            model=self.backend.info.name,
+            mode=mode,
+            text="",
+            finish_reason="stop",
+            abstain_reason=EXCLUDED,
+            usage=Usage(0, 0, 0, 0),
+            timings=Timings(0.0, 0.0, 0.0, 0.0, None, None, 0.0),
+        )
+
+    def _audit(
+        self,
+        tenant: Tenant,
+        request: CompletionRequest,
+        result: CompletionResult | None,
+        redactions: int,
+        prompt: str = "",
+        completion: str = "",
+    ) -> None:
+        """The request's audit record: sizes, timings and outcome; the (redacted) code only if retained."""
+        if self.audit is None:
+            return
+        outcome = "cancelled" if result is None else _outcome(result)
+        record = AuditRecord(
+            request_id=result.id if result else (request.request_id or ""),
+            model=self.backend.info.name,
+            lane=result.mode if result else str(request.mode),
+            trigger=request.trigger,
+            prefix_bytes=len(request.prefix.encode("utf-8", "replace")),
+            suffix_bytes=len(request.suffix.encode("utf-8", "replace")),
+            snippets=result.context.snippets if result else 0,
+            redactions=redactions,
+            prompt_tokens=result.usage.prompt_tokens if result else 0,
+            cached_tokens=result.usage.cached_tokens if result else 0,
+            completion_chars=len(result.text) if result else 0,
+            latency=latency_bucket(result.timings.first_action_ms if result else None),
+            outcome=outcome,
+        )
+        self.audit.record(tenant, record, RetainedCode(prompt, completion) if prompt else None)
+
     def _since(self, start: float) -> float:
         return (self._clock() - start) * 1000
+
+
+def _outcome(result: CompletionResult) -> str:
+    if result.text:
+        return "shown"
+    if result.abstain_reason == EXCLUDED:
+        return EXCLUDED
+    return f"abstained:{result.abstain_reason or result.finish_reason}"

@@ -59,8 +59,10 @@ class _Session:
     snippets: tuple[Snippet, ...] = field(default_factory=tuple)
 
 
-def exclusion_rules(settings: ContextSettings) -> ExclusionRules:
-    return ExclusionRules(extra_patterns=settings.exclude, max_bytes=settings.max_file_bytes)
+def exclusion_rules(settings: Settings, policy: Sequence[str] = ()) -> ExclusionRules:
+    """The default rules plus the configured globs, the organisation's policy and a gateway's `policy`."""
+    extra = (*settings.context.exclude, *settings.privacy.policy_exclude, *policy)
+    return ExclusionRules(extra_patterns=extra, max_bytes=settings.context.max_file_bytes)
 
 
 def allowed_snippets(snippets: Sequence[Snippet], rules: ExclusionRules) -> tuple[Snippet, ...]:

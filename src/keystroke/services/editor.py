@@ -31,7 +31,7 @@ import contextlib
 import logging
 import time
 from collections import Counter, defaultdict, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -39,17 +39,20 @@ from keystroke.config import Settings
 from keystroke.domain.context.index import IndexSummary, Progress
 from keystroke.domain.context.languages import language_of
 from keystroke.domain.context.token_estimate import EstimatedTokenizer
+from keystroke.domain.context.walker import keystroke_ignored
 from keystroke.domain.editor.diff import text_change
 from keystroke.domain.editor.result_cache import ResultCache, Scope
 from keystroke.domain.editor.router import Lane, Route, route
 from keystroke.domain.editor.session import DocumentSession, Position, Ticket
 from keystroke.domain.editor.triggers import DebounceSettings, Rhythm, Trigger, classify
 from keystroke.domain.privacy.exclusion import ExclusionRules
+from keystroke.domain.privacy.redaction import Vault
 from keystroke.domain.prompt.assembly import Snippet
 from keystroke.domain.statistics import percentiles
 from keystroke.errors import RemoteUnavailableError
 from keystroke.services.context import ContextService, exclusion_rules
 from keystroke.services.local_lane import LocalItem, LocalLane, LocalQuery
+from keystroke.services.privacy import Redactor
 from keystroke.services.remote_lane import RemoteAnswer, RemoteLane
 from keystroke.services.types import CompletionRequest
 from keystroke.services.workspace import Watcher, open_workspace
@@ -162,7 +165,8 @@ class EditorService:
         self.clock = clock or SystemClock()
         self.cache = ResultCache(self.settings.cache_entries, self.settings.cache_ttl_s, self.clock.now)
         self.stats = EditorStats()
-        self._rules: ExclusionRules = exclusion_rules(settings.context)
+        self._rules: ExclusionRules = exclusion_rules(settings)
+        self.redactor = Redactor(settings.privacy)
         self._debounce = DebounceSettings(
             self.settings.debounce_ms, self.settings.debounce_min_ms, self.settings.debounce_max_ms
         )
@@ -170,6 +174,21 @@ class EditorService:
         self._inflight: dict[str, _InFlight] = {}
         self.context: ContextService | None = None  # the workspace's, once indexed
         self._watcher: Watcher | None = None
+
+    async def connect(self) -> None:
+        """Learn the remote lane's model and privacy policy; the policy's exclusions and secret patterns are
+        added to this editor's own (they can only add), and open documents are checked again."""
+        if self.remote is None:
+            return
+        policy = await self.remote.connect()
+        log.info("remote lane serves %s", self.remote.model)
+        if not policy.exclude and not policy.patterns:
+            return
+        self._rules = exclusion_rules(self._all_settings, policy.exclude)
+        privacy = self._all_settings.privacy
+        self.redactor = Redactor(privacy.model_copy(update={"patterns": (*privacy.patterns, *policy.patterns)}))
+        for document in self._documents.values():
+            document.excluded = document.excluded or self._excludes(document.path, self._relative(document.path))
 
     # -- workspace -----------------------------------------------------------------------------------------
 
@@ -195,7 +214,7 @@ class EditorService:
         one its file name says."""
         language = language or language_of(path or uri)
         relative = self._relative(path)
-        excluded = path is not None and self._rules.excludes_path(relative or Path(path).as_posix().lstrip("/"))
+        excluded = self._excludes(path, relative)
         document = Document(
             uri, path, relative or path or uri, language, text, DocumentSession(uri, version), Rhythm(self._debounce),
             excluded,
@@ -403,7 +422,9 @@ class EditorService:
             session_id=f"lsp:{document.uri}",
             trigger="invoked" if invoked else "automatic",
         )
-        task = asyncio.ensure_future(self._timed(self.remote, request))
+        scope = self._scope(document)
+        request, vault = self.redactor.request(request, f"{scope.tenant}\x1f{scope.model}\x1f{scope.tokenizer}")
+        task = asyncio.ensure_future(self._timed(self.remote, request, vault))
         inflight = _InFlight(prefix, suffix, task)
         self._inflight[document.uri] = inflight
         self.stats.sent += 1
@@ -427,13 +448,14 @@ class EditorService:
         self.stats.with_context += bool(outcome.snippets)
         return outcome.snippets
 
-    async def _timed(self, remote: RemoteLane, request: CompletionRequest) -> RemoteAnswer:
+    async def _timed(self, remote: RemoteLane, request: CompletionRequest, vault: Vault) -> RemoteAnswer:
+        """The remote answer within the timeout, its placeholders filled back from this request's vault."""
         try:
             async with asyncio.timeout(self.settings.timeout_s):
                 answer = await remote.complete(request)
             if answer.first_action_ms is not None:
                 self.stats.serving_ms.append(answer.first_action_ms)
-            return answer
+            return replace(answer, text=self.redactor.reveal(answer.text, vault))
         except TimeoutError as exc:
             raise RemoteUnavailableError(f"no answer within {self.settings.timeout_s:g} s") from exc
 
@@ -460,6 +482,15 @@ class EditorService:
 
     # -- privacy and keys -------------------------------------------------------------------------------
 
+    def _excludes(self, path: str | None, relative: str | None) -> bool:
+        """Whether a file may not leave this machine: the exclusion rules (defaults, configuration, the
+        gateway's policy) by name, or a `.keystrokeignore` in its folder or above inside the workspace."""
+        if path is None:
+            return False
+        if self._rules.excludes_path(relative or Path(path).as_posix().lstrip("/")):
+            return True
+        return relative is not None and self.root is not None and keystroke_ignored(self.root, relative)
+
     def _relative(self, path: str | None) -> str | None:
         """`path` relative to the workspace root, or None when it lies outside (or there is no root)."""
         if path is None or self.root is None or not Path(path).is_relative_to(self.root):
@@ -467,8 +498,9 @@ class EditorService:
         return Path(path).relative_to(self.root).as_posix()
 
     def _scope(self, document: Document) -> Scope:
-        model = self.remote.model if self.remote is not None else "local"
-        return Scope(self.tenant, model, document.key)
+        if self.remote is None:
+            return Scope(self.tenant, "local", document.key)
+        return Scope(self.tenant, self.remote.model, document.key, self.remote.tokenizer_id)
 
     async def aclose(self) -> None:
         for uri in list(self._inflight):

@@ -13,7 +13,7 @@ import asyncio
 
 from keystroke.domain.engines.base import Tokenizer
 from keystroke.errors import RemoteUnavailableError
-from keystroke.services.remote_lane import RemoteAnswer, RemoteLane
+from keystroke.services.remote_lane import RemoteAnswer, RemoteLane, RemotePolicy
 from keystroke.services.types import CompletionRequest
 
 
@@ -37,6 +37,10 @@ class GatedLane:
         return self.inner.tokenizer
 
     @property
+    def tokenizer_id(self) -> str:
+        return self.inner.tokenizer_id
+
+    @property
     def waiting(self) -> int:
         return len(self.started) - self.finished - self.cancelled - self.failed
 
@@ -47,6 +51,9 @@ class GatedLane:
 
     def fail_next(self) -> None:
         self._failures += 1
+
+    async def connect(self) -> RemotePolicy:
+        return await self.inner.connect()
 
     async def complete(self, request: CompletionRequest) -> RemoteAnswer:
         self.started.append(request)

@@ -26,6 +26,15 @@ from keystroke.services.types import CompletionRequest, Delta, Finished, FirstAc
 
 
 @dataclass(frozen=True)
+class RemotePolicy:
+    """What the serving side requires kept from upload: exclusion globs and secret patterns (its organisation
+    policy), applied by the editor on top of its own settings; it can only add to them."""
+
+    exclude: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class RemoteAnswer:
     text: str
     model: str
@@ -37,8 +46,17 @@ class RemoteLane(Protocol):
     def model(self) -> str: ...
 
     @property
+    def tokenizer_id(self) -> str:
+        """The model's tokenizer fingerprint (cache keys carry it); 'unknown' before `connect`."""
+        ...
+
+    @property
     def tokenizer(self) -> Tokenizer | None:
         """The model's tokenizer when it runs in this process (None behind a gateway)."""
+        ...
+
+    async def connect(self) -> RemotePolicy:
+        """Learn the model (cache keys carry it) and the serving side's privacy policy."""
         ...
 
     async def complete(self, request: CompletionRequest) -> RemoteAnswer: ...
@@ -57,6 +75,13 @@ class EmbeddedLane:
     @property
     def tokenizer(self) -> Tokenizer | None:
         return self.service.backend.tokenizer
+
+    @property
+    def tokenizer_id(self) -> str:
+        return self.service.backend.info.tokenizer_id
+
+    async def connect(self) -> RemotePolicy:
+        return RemotePolicy()  # the service in this process applies its own settings
 
     async def complete(self, request: CompletionRequest) -> RemoteAnswer:
         text, first_ms = "", None
@@ -90,24 +115,33 @@ class GatewayLane:
         self.url = url.rstrip("/")
         self._client = httpx.AsyncClient(base_url=self.url, headers=headers, timeout=timeout_s)
         self._model = "unknown"
+        self._tokenizer_id = "unknown"
 
     @property
     def model(self) -> str:
         return self._model
 
     @property
+    def tokenizer_id(self) -> str:
+        return self._tokenizer_id
+
+    @property
     def tokenizer(self) -> Tokenizer | None:
         return None
 
-    async def connect(self) -> str:
-        """Ask the gateway which model it serves (the result cache keys carry it)."""
+    async def connect(self) -> RemotePolicy:
+        """Ask the gateway which model it serves (the result cache keys carry it) and its privacy policy."""
         try:
             response = await self._client.get("/v1/models")
             response.raise_for_status()
-            self._model = str(response.json()["data"][0]["id"])
-        except (httpx.HTTPError, KeyError, IndexError, ValueError) as exc:
-            raise RemoteUnavailableError(f"gateway {self.url} did not list its model: {_describe(exc)}") from exc
-        return self._model
+            card = response.json()["data"][0]
+            self._model, self._tokenizer_id = str(card["id"]), str(card.get("tokenizer_id", "unknown"))
+            response = await self._client.get("/v1/policy")
+            response.raise_for_status()
+            policy = response.json()
+            return RemotePolicy(tuple(map(str, policy["exclude"])), tuple(map(str, policy["patterns"])))
+        except (httpx.HTTPError, KeyError, IndexError, ValueError, TypeError) as exc:
+            raise RemoteUnavailableError(f"gateway {self.url} did not describe itself: {_describe(exc)}") from exc
 
     async def complete(self, request: CompletionRequest) -> RemoteAnswer:
         body = _body(request)

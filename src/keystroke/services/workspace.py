@@ -28,7 +28,7 @@ def open_workspace(
         raise ConfigError("no workspace given: pass a folder, or set context.workspace")
     if not folder.is_dir():
         raise ConfigError(f"workspace {folder} is not a folder")
-    index = RepositoryIndex(folder, exclusion_rules(settings.context), settings.context.cache_dir)
+    index = RepositoryIndex(folder, exclusion_rules(settings), settings.context.cache_dir)
     index.build(progress, max_files)
     return index
 

@@ -1,6 +1,7 @@
 """Walk a workspace the way git would see it, minus everything the exclusion rules keep out.
 
-`.gitignore` files apply to their own directory and below (nested ones add to their parents'), as in git.
+`.gitignore` and `.keystrokeignore` files apply to their own directory and below (nested ones add to their
+parents'), as in git; `.keystrokeignore` keeps files out of keystroke without touching git's view.
 Symbolic links are not followed, so a walk never leaves the workspace or loops.
 """
 
@@ -15,6 +16,9 @@ import pathspec
 
 from keystroke.domain.context.languages import language_of
 from keystroke.domain.privacy.exclusion import ExclusionRules, is_virtualenv
+
+IGNORE_FILES = (".gitignore", ".keystrokeignore")
+KEYSTROKE_IGNORE = ".keystrokeignore"
 
 
 @dataclass(frozen=True)
@@ -49,8 +53,9 @@ def _walk_dir(directory: Path, rel: str, rules: ExclusionRules, ignores: tuple[_
     names = [entry.name for entry in entries]
     if rel and is_virtualenv(names):
         return
-    if ".gitignore" in names:
-        ignores = (*ignores, _Ignore(rel, _read_gitignore(directory / ".gitignore")))
+    for name in IGNORE_FILES:
+        if name in names:
+            ignores = (*ignores, _Ignore(rel, _read_gitignore(directory / name)))
     for entry in entries:
         relpath = f"{rel}/{entry.name}" if rel else entry.name
         try:
@@ -91,8 +96,9 @@ def walk_one(root: Path, relpath: str, rules: ExclusionRules) -> WalkedFile | No
             return None
         if depth and (directory / "pyvenv.cfg").exists():
             return None
-        if (directory / ".gitignore").is_file():
-            ignores = (*ignores, _Ignore(rel, _read_gitignore(directory / ".gitignore")))
+        for name in IGNORE_FILES:
+            if (directory / name).is_file():
+                ignores = (*ignores, _Ignore(rel, _read_gitignore(directory / name)))
         if depth < len(parts) - 1:
             directory = directory / parts[depth]
     path = root / relpath
@@ -108,3 +114,18 @@ def walk_one(root: Path, relpath: str, rules: ExclusionRules) -> WalkedFile | No
     if rules.excludes_size(stat.st_size):
         return None
     return WalkedFile(relpath, path, stat.st_size, stat.st_mtime_ns, language)
+
+
+def keystroke_ignored(root: Path, relpath: str) -> bool:
+    """Whether a `.keystrokeignore` file in `relpath`'s folder or above excludes it (the current-file check:
+    a file git ignores may still be edited and completed, one keystroke is told to ignore may not)."""
+    parts = relpath.split("/")
+    for depth in range(len(parts)):
+        rel = "/".join(parts[:depth])
+        ignore_file = root.joinpath(*parts[:depth], KEYSTROKE_IGNORE)
+        if ignore_file.is_file():
+            ignore = _Ignore(rel, _read_gitignore(ignore_file))
+            inner = ["/".join(parts[: d + 1]) for d in range(depth, len(parts))]
+            if any(ignore.matches(path, index < len(inner) - 1) for index, path in enumerate(inner)):
+                return True
+    return False

@@ -1,6 +1,6 @@
 """The editor's result cache: suggestions already shown, found again when the same text is around the cursor.
 
-Keyed by (tenant, model, file) and then by the text around the cursor (the last `PREFIX_CHARS` before it and
+Keyed by (tenant, model, tokenizer, file) and then by the text around the cursor (the last `PREFIX_CHARS` before it and
 the first `SUFFIX_CHARS` after it), not by document version or position: deleting and retyping, undo and redo,
 or moving the cursor back to where it was all bring the same text back, and so the same suggestion.
 
@@ -27,11 +27,12 @@ Clock = Callable[[], float]
 
 @dataclass(frozen=True)
 class Scope:
-    """Whose suggestions these are: a cache entry is only ever found under the same tenant, model and file."""
+    """Whose suggestions these are: an entry is only ever found under the same tenant, model, tokenizer and file."""
 
     tenant: str
     model: str
     filepath: str
+    tokenizer: str = ""
 
 
 @dataclass(frozen=True)

@@ -111,6 +111,8 @@ class GenerationRequest:
     stop_tokens: tuple[str, ...] = ()
     cancel: CancelToken = field(default_factory=CancelToken)
     rank: RankPlan | None = None
+    # whose KV state this prompt may reuse (the tenant's cache namespace); another owner's is never reused
+    cache_owner: str = ""
 
 
 @dataclass(frozen=True)

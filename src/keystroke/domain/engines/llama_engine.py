@@ -3,7 +3,8 @@
 What it adds over calling llama.cpp's own generate:
 - **KV prefix reuse.** The tokens whose KV state is in the context are tracked; a new prompt only evaluates
   what follows its longest common prefix with them, and the logits at the end of the last prompt are kept,
-  so a prompt that is fully cached (typing inside a healed word) needs no evaluation at all.
+  so a prompt that is fully cached (typing inside a healed word) needs no evaluation at all. The state
+  belongs to one `cache_owner` (a tenant's namespace): a prompt of another owner starts cold.
 - **Token healing.** `forced_prefix` is generated under a constraint (only tokens consistent with it), so the
   model picks the tokenization of the prompt boundary itself.
 - **Cancellation within one token.** The cancel flag is checked before every sampled token and between prefill
@@ -78,6 +79,7 @@ class LlamaEngine:
             special_tokens=frozenset(self.vocabulary.special),
         )
         self._kv: list[int] = []
+        self._owner = ""  # the cache owner whose prompt the KV state holds
         self.last_prompt: list[int] = []
         self._saved_len = -1
         self._saved_logits: Logits | None = None
@@ -182,6 +184,9 @@ class LlamaEngine:
         return (elapsed + time.perf_counter() - started) * 1000
 
     def _prefill(self, tokens: Sequence[int], request: GenerationRequest) -> tuple[int, Logits | None]:
+        if request.cache_owner != self._owner:
+            self._truncate(0)  # another tenant's KV state: identical text must not be served from it
+            self._owner = request.cache_owner
         common = common_prefix_length(self._kv, tokens)
         if common == len(tokens) and self._saved_len == len(tokens) and self._saved_logits is not None:
             self._truncate(common)

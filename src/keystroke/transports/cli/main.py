@@ -78,11 +78,12 @@ def cli() -> None:
       keystroke complete app.py --line 12 --column 5
       keystroke eval humaneval-infill --data ../shared/eval-data/human-eval-infilling --limit 50
       keystroke bench typing
+      keystroke keys create --tenant acme          # API keys: the gateway then requires one
     """
 
 
 def main() -> None:
-    from keystroke.transports.cli import bench, commands, evaluate, index, lsp
+    from keystroke.transports.cli import bench, commands, evaluate, index, keys, lsp
 
     cli.add_command(commands.serve)
     cli.add_command(commands.complete)
@@ -91,4 +92,6 @@ def main() -> None:
     cli.add_command(lsp.lsp)
     cli.add_command(evaluate.eval_group)
     cli.add_command(bench.bench_group)
+    cli.add_command(keys.keys_group)
+    cli.add_command(keys.tenants_group)
     cli(prog_name="keystroke")

@@ -1,8 +1,11 @@
 """The gateway's ASGI application: routes stay thin, the completion service does the work.
 
-Routes: `POST /v1/completions` (JSON or Server-Sent Events), `GET /v1/models`, `GET /healthz`, and the OpenAPI
-document at `/openapi.json`. A client that hangs up stops its generation, streamed or not. Interactive docs
-are off: they load their scripts from a CDN, and the gateway must work offline.
+Routes: `POST /v1/completions` (JSON or Server-Sent Events), `GET /v1/models`, `GET /v1/policy` (the
+organisation's exclusion globs and secret patterns, for editors to apply before upload), `GET /v1/audit` (the
+caller's own tenant's audit records), `GET /healthz`, and the OpenAPI document at `/openapi.json`. Every `/v1/`
+route answers for the tenant of the request's API key (`auth.py`). A client that hangs up stops its
+generation, streamed or not. Interactive docs are off: they load their scripts from a CDN, and the gateway
+must work offline.
 """
 
 from __future__ import annotations
@@ -17,16 +20,20 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 import keystroke
+from keystroke.errors import InvalidRequestError
 from keystroke.services.completion import CompletionService
+from keystroke.transports.http.auth import Authenticator
 from keystroke.transports.http.errors import install_error_handlers
 from keystroke.transports.http.parsing import parse_model, read_json
 from keystroke.transports.http.schemas import (
+    AuditList,
     CompletionBody,
     CompletionResponse,
     ErrorBody,
     Health,
     ModelCard,
     ModelList,
+    Policy,
 )
 from keystroke.transports.http.sse import event_stream
 
@@ -38,7 +45,10 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": description}
     for status, description in (
         (400, "Body is not UTF-8 JSON"),
+        (401, "No API key, or an invalid one"),
+        (403, "The key's tenant is disabled"),
         (413, "Body or a field over its size limit"),
+        (431, "Authorization header over its size limit"),
         (422, "A field has a wrong type or value"),
         (503, "The engine failed"),
     )
@@ -51,7 +61,7 @@ _STREAM_DOC = (
 )
 
 
-def create_app(service: CompletionService, *, owns_backend: bool = True) -> FastAPI:
+def create_app(service: CompletionService, *, auth: Authenticator | None = None, owns_backend: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
@@ -68,6 +78,7 @@ def create_app(service: CompletionService, *, owns_backend: bool = True) -> Fast
     )
     install_error_handlers(app)
     limits = service.settings.limits
+    auth = auth or Authenticator(None, service.settings.server.max_auth_header_bytes)
     request_schema = CompletionBody.model_json_schema(ref_template="#/components/schemas/{model}")
     definitions = request_schema.pop("$defs", {})
 
@@ -78,18 +89,20 @@ def create_app(service: CompletionService, *, owns_backend: bool = True) -> Fast
         openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": request_schema}}}},
     )
     async def completions(request: Request) -> Any:
+        tenant = auth.tenant(request)
         body = parse_model(await read_json(request, limits.max_body_bytes), CompletionBody)
         completion = body.to_request()
         if body.stream:
-            events = service.stream(completion)  # a bad request fails here, before the response starts
+            events = service.stream(completion, tenant)  # a bad request fails here, before the response starts
             return StreamingResponse(event_stream(events), media_type="text/event-stream")
-        result = await until_disconnected(request, service.complete(completion))
+        result = await until_disconnected(request, service.complete(completion, tenant))
         if result is None:
             return Response(status_code=CLIENT_CLOSED)
         return JSONResponse(CompletionResponse.of(result).model_dump())
 
-    @app.get("/v1/models", response_model=ModelList)
-    async def models() -> ModelList:
+    @app.get("/v1/models", response_model=ModelList, responses=_ERRORS)
+    async def models(request: Request) -> ModelList:
+        auth.tenant(request)
         info = service.backend.info
         card = ModelCard(
             id=info.name,
@@ -100,6 +113,20 @@ def create_app(service: CompletionService, *, owns_backend: bool = True) -> Fast
             tokenizer_id=info.tokenizer_id,
         )
         return ModelList(data=[card])
+
+    @app.get("/v1/policy", response_model=Policy, responses=_ERRORS)
+    async def policy(request: Request) -> Policy:
+        auth.tenant(request)
+        privacy = service.settings.privacy
+        return Policy(exclude=list(privacy.policy_exclude), patterns=list(privacy.patterns), redact=privacy.redact)
+
+    @app.get("/v1/audit", response_model=AuditList, responses=_ERRORS)
+    async def audit(request: Request, limit: int = 100) -> AuditList:
+        tenant = auth.tenant(request)
+        if not 1 <= limit <= 1000:
+            raise InvalidRequestError(f"limit must be between 1 and 1000, got {limit}", "limit")
+        records = service.audit.records(tenant, limit) if service.audit is not None else []
+        return AuditList(tenant=tenant.name, data=records)
 
     @app.get("/healthz", response_model=Health)
     async def healthz() -> Health:

@@ -1,7 +1,8 @@
 """The one place where errors become HTTP responses: `{"error": {"type", "message", "field"}}`.
 
-RequestError subclasses carry their status (400, 413, 422); engine failures are 503; anything unexpected is a
-500 whose body says nothing about the request and whose log line holds the exception type only (no code).
+RequestError subclasses carry their status (400, 401, 403, 413, 422, 431); engine failures are 503; anything
+unexpected is a 500 whose body says nothing about the request and whose log line holds the exception type
+only (no code).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from keystroke.errors import EngineError, KeystrokeError, RequestError
+from keystroke.errors import EngineError, KeystrokeError, RequestError, UnauthorizedError
 from keystroke.transports.http.schemas import ErrorBody, ErrorDetail
 
 log = logging.getLogger("keystroke.http")
@@ -39,7 +40,8 @@ def error_for(exc: BaseException) -> tuple[int, ErrorDetail]:
 def install_error_handlers(app: FastAPI) -> None:
     async def on_keystroke_error(_: Request, exc: Exception) -> JSONResponse:
         status, detail = error_for(exc)
-        return JSONResponse(ErrorBody(error=detail).model_dump(), status_code=status)
+        headers = {"WWW-Authenticate": 'Bearer realm="keystroke"'} if isinstance(exc, UnauthorizedError) else None
+        return JSONResponse(ErrorBody(error=detail).model_dump(), status_code=status, headers=headers)
 
     async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)

@@ -10,7 +10,7 @@ order.
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -170,6 +170,21 @@ class ErrorDetail(BaseModel):
     type: str
     message: str
     field: str | None = None
+
+
+class Policy(BaseModel):
+    """The organisation's privacy policy: what an editor must keep from upload (the gateway enforces it too)."""
+
+    exclude: list[str] = Field(description="Exclusion globs (.gitignore syntax) on top of the defaults.")
+    patterns: list[str] = Field(description="Extra secret patterns (Python regexes) on top of the detectors.")
+    redact: bool = Field(description="Whether the gateway redacts secrets before the engine.")
+
+
+class AuditList(BaseModel):
+    """The caller's tenant's audit records, newest first; code fields only where the tenant retains code."""
+
+    tenant: str
+    data: list[dict[str, Any]]
 
 
 class ErrorBody(BaseModel):

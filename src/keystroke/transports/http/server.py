@@ -8,12 +8,15 @@ import sys
 import click
 import uvicorn
 
-from keystroke.config import Settings
+from keystroke.config import Settings, audit_path, keys_path
 from keystroke.domain.context.index import RepositoryIndex
+from keystroke.domain.privacy.audit import AuditLog
+from keystroke.domain.privacy.tenants import KeyStore
 from keystroke.errors import ConfigError
 from keystroke.services.factory import build_service
 from keystroke.services.workspace import Watcher, open_workspace
 from keystroke.transports.http.app import create_app
+from keystroke.transports.http.auth import Authenticator
 from keystroke.transports.progress import indexing_bar
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -21,30 +24,29 @@ BACKLOG = 2048
 
 
 def run_server(settings: Settings, log_level: str = "warning") -> None:
+    auth = _authenticator(settings)  # before binding: a keyless gateway may not listen beyond this machine
     sock = _bind(settings.server.host, settings.server.port)  # a taken port fails before the model loads
     host, port = sock.getsockname()[:2]
     watcher: Watcher | None = None
+    audit = AuditLog(audit_path(settings))
     try:
         index = _open_workspace(settings)
         click.echo(f"keystroke: loading model {settings.engine.model} ...", err=True)
-        service = build_service(settings, index)
+        service = build_service(settings, index, audit)
         if index is not None and service.context is not None and settings.context.watch:
             watcher = Watcher(index, service.context.engine.recent).start()
     except BaseException:
         sock.close()
+        audit.close()
         raise
-    if settings.server.host not in LOOPBACK:
-        click.echo(
-            f"keystroke: warning: listening on {settings.server.host}, beyond this machine, without authentication",
-            err=True,
-        )
     shown = f"[{host}]" if ":" in host else host
     click.echo(
         f"keystroke: serving http://{shown}:{port} (model {service.backend.info.name}, "
         f"profile {service.profile.label}); Ctrl+C stops"
     )
     sys.stdout.flush()
-    config = uvicorn.Config(create_app(service), log_level=log_level, access_log=False, lifespan="on")
+    app = create_app(service, auth=auth)
+    config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on", server_header=False)
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:
@@ -53,6 +55,27 @@ def run_server(settings: Settings, log_level: str = "warning") -> None:
         if service.context is not None:
             service.context.close()
             service.context.engine.index.close()
+        audit.close()
+
+
+def _authenticator(settings: Settings) -> Authenticator:
+    """The key store, and what it means for where the gateway may listen (said once at start)."""
+    path = keys_path(settings)
+    auth = Authenticator(KeyStore(path), settings.server.max_auth_header_bytes)
+    if not auth.open:
+        click.echo(f"keystroke: API keys required (key file {path})", err=True)
+        return auth
+    if settings.server.host not in LOOPBACK:
+        raise ConfigError(
+            f"refusing to listen on {settings.server.host} without API keys: anyone who can reach it could read "
+            f"completions of your code; create a key with `keystroke keys create --tenant NAME` (key file {path})"
+        )
+    click.echo(
+        f"keystroke: no API keys in {path}: serving this machine only (loopback), every request as tenant "
+        "'local'; `keystroke keys create --tenant NAME` turns authentication on",
+        err=True,
+    )
+    return auth
 
 
 def _open_workspace(settings: Settings) -> RepositoryIndex | None:

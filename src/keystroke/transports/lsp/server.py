@@ -25,6 +25,7 @@ from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
 
 from keystroke import __version__
+from keystroke.errors import RemoteUnavailableError
 from keystroke.services.editor import EditorService, Suggestion
 from keystroke.services.local_lane import LocalItem
 
@@ -64,9 +65,7 @@ def build_server(editor: EditorService) -> KeystrokeServer:
     @server.feature(types.INITIALIZED)
     def initialized(ls: KeystrokeServer, _params: types.InitializedParams) -> None:
         ls.spawn(ls.editor.local.warm_up())
-        connect = getattr(ls.editor.remote, "connect", None)
-        if connect is not None:
-            ls.spawn(_connect(connect))
+        ls.spawn(_connect(ls.editor))
         if ls.editor.root is None:  # no --workspace: the editor's workspace folder, else where it started us
             ls.editor.root = Path(ls.workspace.root_path or Path.cwd()).resolve()
         if ls.editor.settings.index_workspace:
@@ -153,11 +152,10 @@ def build_server(editor: EditorService) -> KeystrokeServer:
     return server
 
 
-async def _connect(connect: Any) -> None:
+async def _connect(editor: EditorService) -> None:
     try:
-        model = await connect()
-        log.info("gateway serves %s", model)
-    except Exception as exc:  # the local lane answers meanwhile; every request will try the gateway again
+        await editor.connect()
+    except RemoteUnavailableError as exc:  # the local lane answers meanwhile; every request tries again
         log.warning("%s", exc)
 
 

@@ -1,0 +1,49 @@
+"""Who is asking: the tenant of a request, from its `Authorization: Bearer KEY` header and nothing else.
+
+With keys in the key file, every `/v1/` route needs one: none, or one that is unknown, malformed, truncated
+or revoked is a 401, a key of a disabled tenant a 403, an oversized header a 431. Without keys the gateway
+listens on loopback only (the server refuses any other address) and every request is the `local` tenant.
+The key itself is never logged or echoed back; errors say what was wrong, not what was sent.
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from keystroke.domain.privacy.tenants import LOCAL, KeyStore, Tenant
+from keystroke.errors import ForbiddenError, HeaderTooLargeError, UnauthorizedError
+
+LOCAL_TENANT = Tenant(LOCAL)
+
+
+class Authenticator:
+    def __init__(self, keys: KeyStore | None, max_header_bytes: int) -> None:
+        self.keys = keys
+        self.max_header_bytes = max_header_bytes
+
+    @property
+    def open(self) -> bool:
+        """No keys: loopback-only, single-tenant mode."""
+        return self.keys is None or not self.keys.has_keys
+
+    def tenant(self, request: Request) -> Tenant:
+        header = request.headers.get("authorization")
+        if header is not None and len(header.encode("latin-1", "replace")) > self.max_header_bytes:
+            raise HeaderTooLargeError(
+                f"the Authorization header is over {self.max_header_bytes} bytes; send 'Bearer KEY'", "Authorization"
+            )
+        if self.open:
+            return LOCAL_TENANT
+        assert self.keys is not None
+        scheme, _, key = (header or "").partition(" ")
+        if not header or scheme.lower() != "bearer" or not key.strip():
+            raise UnauthorizedError(
+                "send an API key as 'Authorization: Bearer KEY' (create one with `keystroke keys create --tenant "
+                "NAME`)",
+                "Authorization",
+            )
+        verdict = self.keys.authenticate(key.strip())
+        if verdict.tenant is None:
+            error = ForbiddenError if verdict.status == 403 else UnauthorizedError
+            raise error(verdict.reason, "Authorization")
+        return verdict.tenant
