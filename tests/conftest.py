@@ -92,11 +92,11 @@ class Gateway:
         return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
-def start_gateway(*args: str, env: dict[str, str] | None = None, timeout: float = 120.0) -> Gateway:
-    """Start `keystroke serve --port 0` and wait for the URL it prints."""
+def start_gateway(*args: str, env: dict[str, str] | None = None, timeout: float = 120.0, stderr: Any = None) -> Gateway:
+    """Start `keystroke serve --port 0` and wait for the URL it prints (`stderr`: where its log goes)."""
     command = [sys.executable, "-m", "keystroke", "serve", "--port", "0", "--threads", "2", *args]
     environment = {**os.environ, **(env or {})}
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=environment)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True, env=environment)
     assert process.stdout is not None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

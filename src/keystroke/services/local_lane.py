@@ -195,8 +195,9 @@ def _jedi_names(call: JediCall) -> list[JediName]:
 
     try:
         completions = jedi.Script(call.source, path=call.path).complete(call.line, call.column)
-    except Exception:  # Jedi fails on some half-typed code; the other sources still answer
-        log.debug("jedi could not complete at %d:%d", call.line, call.column, exc_info=True)
+    except Exception as exc:  # Jedi fails on some half-typed code; the other sources still answer
+        # the type only: a traceback or message may quote the source, and logs hold no code
+        log.debug("jedi could not complete at %d:%d (%s)", call.line, call.column, type(exc).__name__)
         return []
     return [(completion.name, completion.type) for completion in completions[:MAX_NAMES]]
 

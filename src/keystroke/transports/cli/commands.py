@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
+import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from keystroke.transports.cli.main import engine_options, settings_from
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
     default="warning",
     show_default=True,
-    help="Server log level. Logs never contain code.",
+    help="Server log level. Logs never contain code, secrets or keys, at any level.",
 )
 @click.option(
     "--workspace",
@@ -36,13 +38,18 @@ def serve(host: str | None, port: int | None, log_level: str, workspace: Path | 
     """Run the completion gateway on the embedded engine.
 
     \b
-    Serves POST /v1/completions (Tabby-compatible, JSON or Server-Sent Events), GET /v1/models, GET /healthz
-    and the OpenAPI document at /openapi.json. Try it:
+    Serves POST /v1/completions (Tabby-compatible, JSON or Server-Sent Events), GET /v1/models, GET /v1/policy,
+    GET /v1/audit, GET /healthz and the OpenAPI document at /openapi.json. Try it:
       curl -s localhost:8765/v1/completions -H 'content-type: application/json' \\
         -d '{"language": "python", "segments": {"prefix": "def add(a, b):\\n"}}'
+
+    \b
+    Without API keys it serves this machine only (loopback). With keys (`keystroke keys create --tenant NAME`)
+    every /v1/ request needs 'Authorization: Bearer KEY', and its tenant comes from the key.
     """
     from keystroke.transports.http.server import run_server
 
+    _log_to_stderr(log_level)
     settings = settings_from(options, **{"server.host": host, "server.port": port, "context.workspace": workspace})
     run_server(settings, log_level)
 
@@ -163,3 +170,9 @@ def _discover_ggufs() -> list[Path]:
     if hub.is_dir():
         found += sorted(hub.glob("models--*/snapshots/*/*.gguf"))
     return found
+
+
+def _log_to_stderr(level: str) -> None:
+    logging.basicConfig(stream=sys.stderr, level=level.upper(), format="keystroke serve %(levelname)s %(message)s")
+    for noisy in ("httpx", "httpcore", "watchfiles", "asyncio"):  # client libraries' debug logs quote bodies
+        logging.getLogger(noisy).setLevel(logging.WARNING)
