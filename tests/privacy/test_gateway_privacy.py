@@ -16,6 +16,7 @@ from keystroke.domain.engines.embedded import EmbeddedBackend
 from keystroke.domain.privacy.audit import AuditLog
 from keystroke.domain.privacy.tenants import KeyStore
 from keystroke.services.completion import CompletionService
+from keystroke.services.types import CompletionRequest
 from keystroke.transports.http.app import create_app
 from keystroke.transports.http.auth import Authenticator
 from tests.conftest import make_settings, run, serve_app
@@ -163,3 +164,25 @@ def test_the_audit_limit_is_checked(rig: Rig) -> None:
     response = rig.client.get("/v1/audit?limit=0", headers={"Authorization": f"Bearer {rig.acme}"})
     assert response.status_code == 422
     assert response.json()["error"]["field"] == "limit"
+
+
+def test_an_editor_takes_the_gateway_policy_and_cannot_loosen_it(rig: Rig, service: CompletionService) -> None:
+    from keystroke.services.editor import EditorService
+    from keystroke.services.local_lane import LocalLane
+    from keystroke.services.remote_lane import GatewayLane
+
+    async def body() -> None:
+        lane = GatewayLane(str(rig.client.base_url), rig.acme)
+        editor = EditorService(lane, LocalLane(), make_settings(), root=None)
+        try:
+            editor.open("file:///p/vault/a.py", "x = 1\n", 1, "python", "vault/a.py")
+            await editor.connect()
+            assert lane.model == service.backend.info.name
+            assert lane.tokenizer_id == service.backend.info.tokenizer_id
+            assert editor.document("file:///p/vault/a.py").excluded  # type: ignore[union-attr]
+            request, _ = editor.redactor.request(CompletionRequest("ORDER = 'ACME-654321'\n"), "t")
+            assert "ACME-654321" not in request.prefix  # the organisation's pattern, applied before upload
+        finally:
+            await editor.aclose()
+
+    run(body())
