@@ -108,7 +108,7 @@ def test_no_secret_reaches_the_prompt(context: tuple[ContextService, Clock], ser
 
 
 def test_editor_snippets_from_excluded_paths_are_dropped() -> None:
-    rules = exclusion_rules(make_settings().context)
+    rules = exclusion_rules(make_settings())
     given = (Snippet("/home/me/app/.env", SECRET), Snippet("src/util.py", "def f(): pass"), Snippet("id_rsa", SECRET))
     assert allowed_snippets(given, rules) == (Snippet("src/util.py", "def f(): pass"),)
 

@@ -72,3 +72,21 @@ def test_a_corrupt_key_file_says_what_to_do(tmp_path: Path) -> None:
     (tmp_path / "keys.json").write_text("{not json")
     with pytest.raises(ConfigError, match="unreadable"):
         KeyStore(tmp_path / "keys.json")
+
+
+def test_a_gateway_beyond_loopback_stays_closed_when_its_last_key_is_revoked(tmp_path: Path) -> None:
+    from starlette.requests import Request
+
+    from keystroke.errors import UnauthorizedError
+    from keystroke.transports.http.auth import Authenticator
+
+    store = KeyStore(tmp_path / "keys.json")
+    record, key = store.create("acme")
+    request = Request({"type": "http", "headers": [(b"authorization", f"Bearer {key}".encode())]})
+    outside, inside = Authenticator(store, 512, loopback=False), Authenticator(store, 512, loopback=True)
+    assert outside.tenant(request).name == "acme"
+    store.revoke(record.id)
+    store._checked = 0.0
+    with pytest.raises(UnauthorizedError):
+        outside.tenant(request)  # no key active: closed, not open
+    assert inside.tenant(request).name == "local"  # on loopback, no keys means the single local user

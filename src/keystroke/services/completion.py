@@ -131,7 +131,7 @@ class CompletionService:
         request_id = original.request_id or f"cmpl-{uuid.uuid4().hex[:24]}"
         if self.excluded(original.filepath):
             refused = self._excluded(request_id, resolve_mode(original.mode, CursorContext(original.prefix, "")))
-            self._audit(tenant, original, refused, 0)
+            self._audit(tenant, original, refused, request_id, 0)
             yield Finished(refused)
             return
         request, vault = self.redactor.request(original, self.namespace(tenant))
@@ -164,7 +164,8 @@ class CompletionService:
             yield Finished(result)
         finally:
             self._sessions.end(session, generation.cancel)
-            self._audit(tenant, original, result, len(vault), generation.prompt.render(), progress.emitted)
+            retained = generation.prompt.render() if tenant.retain_code else ""
+            self._audit(tenant, original, result, request_id, len(vault), retained, progress.emitted)
 
     def _validate(self, request: CompletionRequest) -> None:
         limits = self.settings.limits
@@ -306,6 +307,7 @@ class CompletionService:
         tenant: Tenant,
         request: CompletionRequest,
         result: CompletionResult | None,
+        request_id: str,
         redactions: int,
         prompt: str = "",
         completion: str = "",
@@ -315,7 +317,7 @@ class CompletionService:
             return
         outcome = "cancelled" if result is None else _outcome(result)
         record = AuditRecord(
-            request_id=result.id if result else (request.request_id or ""),
+            request_id=request_id,
             model=self.backend.info.name,
             lane=result.mode if result else str(request.mode),
             trigger=request.trigger,

@@ -17,14 +17,18 @@ LOCAL_TENANT = Tenant(LOCAL)
 
 
 class Authenticator:
-    def __init__(self, keys: KeyStore | None, max_header_bytes: int) -> None:
+    """`loopback`: the gateway listens on this machine only, so having no keys means single-user mode; a gateway
+    listening beyond it refuses every request while no key is active (say, after the last was revoked)."""
+
+    def __init__(self, keys: KeyStore | None, max_header_bytes: int, *, loopback: bool = True) -> None:
         self.keys = keys
         self.max_header_bytes = max_header_bytes
+        self.loopback = loopback
 
     @property
     def open(self) -> bool:
-        """No keys: loopback-only, single-tenant mode."""
-        return self.keys is None or not self.keys.has_keys
+        """No keys on a loopback gateway: single-tenant mode, every request is the `local` tenant."""
+        return self.loopback and (self.keys is None or not self.keys.has_keys)
 
     def tenant(self, request: Request) -> Tenant:
         header = request.headers.get("authorization")
@@ -34,7 +38,6 @@ class Authenticator:
             )
         if self.open:
             return LOCAL_TENANT
-        assert self.keys is not None
         scheme, _, key = (header or "").partition(" ")
         if not header or scheme.lower() != "bearer" or not key.strip():
             raise UnauthorizedError(
@@ -42,6 +45,8 @@ class Authenticator:
                 "NAME`)",
                 "Authorization",
             )
+        if self.keys is None:
+            raise UnauthorizedError("this gateway has no API keys; create one with `keystroke keys create`")
         verdict = self.keys.authenticate(key.strip())
         if verdict.tenant is None:
             error = ForbiddenError if verdict.status == 403 else UnauthorizedError

@@ -61,11 +61,12 @@ def run_server(settings: Settings, log_level: str = "warning") -> None:
 def _authenticator(settings: Settings) -> Authenticator:
     """The key store, and what it means for where the gateway may listen (said once at start)."""
     path = keys_path(settings)
-    auth = Authenticator(KeyStore(path), settings.server.max_auth_header_bytes)
+    loopback = settings.server.host in LOOPBACK
+    auth = Authenticator(KeyStore(path), settings.server.max_auth_header_bytes, loopback=loopback)
     if not auth.open:
         click.echo(f"keystroke: API keys required (key file {path})", err=True)
         return auth
-    if settings.server.host not in LOOPBACK:
+    if not loopback:
         raise ConfigError(
             f"refusing to listen on {settings.server.host} without API keys: anyone who can reach it could read "
             f"completions of your code; create a key with `keystroke keys create --tenant NAME` (key file {path})"
