@@ -62,8 +62,9 @@ def _authenticator(settings: Settings) -> Authenticator:
     """The key store, and what it means for where the gateway may listen (said once at start)."""
     path = keys_path(settings)
     loopback = settings.server.host in LOOPBACK
-    auth = Authenticator(KeyStore(path), settings.server.max_auth_header_bytes, loopback=loopback)
-    if not auth.open:
+    keys = KeyStore(path)
+    auth = Authenticator(keys, settings.server.max_auth_header_bytes, loopback=loopback)
+    if keys.has_keys:
         click.echo(f"keystroke: API keys required (key file {path})", err=True)
         return auth
     if not loopback:
