@@ -19,7 +19,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 from keystroke.config import Settings
 from keystroke.domain.context.cache import LruCache
@@ -72,7 +71,7 @@ class _Progress:
     ctx: CursorContext
     mode: Mode
     max_lines: int
-    tenant: Tenant
+    namespace: str  # the tenant's cache namespace: KV owner, prompt memo, redaction cache
     vault: Vault
     ranked: bool = False
     raw: str = ""
@@ -123,7 +122,7 @@ class CompletionService:
 
     def excluded(self, filepath: str | None) -> bool:
         """Whether the file is kept out of every prompt (default rules, configuration, organisation policy)."""
-        return bool(filepath) and self._rules.excludes_path(PurePosixPath(str(filepath)).as_posix().lstrip("/"))
+        return bool(filepath) and self._rules.excludes_named(str(filepath))
 
     async def _stream(
         self, original: CompletionRequest, tenant: Tenant, started: float
@@ -134,12 +133,13 @@ class CompletionService:
             self._audit(tenant, original, refused, request_id, 0)
             yield Finished(refused)
             return
-        request, vault = self.redactor.request(original, self.namespace(tenant))
+        namespace = self.namespace(tenant)
+        request, vault = self.redactor.request(original, namespace)
         ctx = CursorContext(request.prefix, request.suffix)
         mode = resolve_mode(request.mode, ctx)
         max_lines = 1 if mode == "inline" else self.settings.completion.multiline_max_lines
-        progress = _Progress(started, request_id, ctx, mode, max_lines, tenant, vault)
-        context = await self._context(request, tenant, vault)
+        progress = _Progress(started, request_id, ctx, mode, max_lines, namespace, vault)
+        context = await self._context(request, tenant, namespace, vault)
         generation = self._generation_request(request, progress, context.snippets)
         prompt_build_ms = self._since(started)
         stats: GenerationStats | None = None
@@ -184,7 +184,9 @@ class CompletionService:
                 f"max_tokens must be between 1 and {limits.max_tokens}, got {request.max_tokens}", "max_tokens"
             )
 
-    async def _context(self, request: CompletionRequest, tenant: Tenant, vault: Vault) -> ContextOutcome:
+    async def _context(
+        self, request: CompletionRequest, tenant: Tenant, namespace: str, vault: Vault
+    ) -> ContextOutcome:
         """The editor's snippets when it sent any (excluded paths dropped), else the workspace's, if any and
         if this tenant owns it (redacted in the request's vault)."""
         given = allowed_snippets(request.snippets, self._rules)
@@ -198,7 +200,7 @@ class CompletionService:
             language=request.language,
             session_id=request.session_id,
         )
-        snippets = self.redactor.snippets(found.snippets, vault, self.namespace(tenant))
+        snippets = self.redactor.snippets(found.snippets, vault, namespace)
         return ContextOutcome(snippets, found.depth, found.reports, found.ms)
 
     def _generation_request(
@@ -213,7 +215,7 @@ class CompletionService:
             suffix_share=prompt_settings.suffix_share,
             heal=self.backend.capabilities.supports_forced_prefix,
             context_tokens=prompt_settings.context_tokens,
-            memo=self._cuts.get_or_compute(self.namespace(progress.tenant), PrefixCutMemo),
+            memo=self._cuts.get_or_compute(progress.namespace, PrefixCutMemo),
         )
         caps = self.settings.completion
         default_cap = caps.inline_max_tokens if progress.mode == "inline" else caps.multiline_max_tokens
@@ -233,7 +235,7 @@ class CompletionService:
             stop=stop_check(progress.ctx, progress.mode, progress.max_lines),
             stop_tokens=self.profile.stop_tokens,
             rank=plan if progress.ranked else None,
-            cache_owner=self.namespace(progress.tenant),
+            cache_owner=progress.namespace,
         )
 
     def _advance(self, progress: _Progress, event: TokenEvent) -> list[CompletionEvent]:

@@ -67,7 +67,7 @@ def exclusion_rules(settings: Settings, policy: Sequence[str] = ()) -> Exclusion
 
 def allowed_snippets(snippets: Sequence[Snippet], rules: ExclusionRules) -> tuple[Snippet, ...]:
     """Editor-provided snippets, minus those from a path the exclusion rules keep out of every prompt."""
-    return tuple(s for s in snippets if not rules.excludes_path(PurePosixPath(s.filepath).as_posix().lstrip("/")))
+    return tuple(s for s in snippets if not rules.excludes_named(s.filepath))
 
 
 class ContextService:

@@ -487,7 +487,7 @@ class EditorService:
         gateway's policy) by name, or a `.keystrokeignore` in its folder or above inside the workspace."""
         if path is None:
             return False
-        if self._rules.excludes_path(relative or Path(path).as_posix().lstrip("/")):
+        if self._rules.excludes_named(relative or path):
             return True
         return relative is not None and self.root is not None and keystroke_ignored(self.root, relative)
 

@@ -29,8 +29,7 @@ class Redactor:
         if self.scanner is None:
             return request, vault
         prefix, suffix = self.texts([request.prefix, request.suffix], vault, namespace)
-        bodies = self.texts([s.body for s in request.snippets], vault, namespace)
-        snippets = tuple(Snippet(s.filepath, body) for s, body in zip(request.snippets, bodies, strict=True))
+        snippets = self.snippets(request.snippets, vault, namespace)
         return replace(request, prefix=prefix, suffix=suffix, snippets=snippets), vault
 
     def snippets(self, snippets: tuple[Snippet, ...], vault: Vault, namespace: str) -> tuple[Snippet, ...]:

@@ -136,7 +136,7 @@ class SecretScanner:
     def scan(self, text: str, namespace: str | None = None) -> list[Finding]:
         """Every secret in `text`, in order, without overlaps; with a `namespace`, unchanged chunks of lines
         are answered from the cache."""
-        found = self._matches(_KEY_BLOCK, text, 0)
+        found = self._matches(_KEY_BLOCK, text)
         if namespace is None:
             found += self._scan_lines(text)
         else:
@@ -155,11 +155,11 @@ class SecretScanner:
     def _scan_lines(self, text: str) -> list[Finding]:
         found: list[Finding] = []
         for fmt in self._formats:
-            found += self._matches(fmt, text, 0)
+            found += self._matches(fmt, text)
         return found + _assignments(text) + _entropic_literals(text)
 
     @staticmethod
-    def _matches(fmt: _Format, text: str, offset: int) -> list[Finding]:
+    def _matches(fmt: _Format, text: str) -> list[Finding]:
         found = []
         for match in fmt.pattern.finditer(text):
             start, end = match.span(fmt.group)
@@ -168,7 +168,7 @@ class SecretScanner:
             elif fmt.lead:
                 continue
             if end > start:
-                found.append(Finding(start + offset, end + offset, fmt.kind))
+                found.append(Finding(start, end, fmt.kind))
         return found
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 
 import pathspec
 
@@ -76,6 +77,11 @@ class ExclusionRules:
     def excludes_path(self, relpath: str, *, is_dir: bool = False) -> bool:
         """Whether a path (relative to the workspace, '/'-separated) is excluded by name."""
         return self._spec.match_file(relpath + "/" if is_dir else relpath)
+
+    def excludes_named(self, path: str) -> bool:
+        """Whether a path as a request or an editor names it (relative or absolute) is excluded by name; an
+        absolute path is matched from its root, so folder and file rules still apply."""
+        return self.excludes_path(PurePosixPath(path).as_posix().lstrip("/"))
 
     def excludes_size(self, size: int) -> bool:
         return size > self.max_bytes

@@ -13,6 +13,7 @@ filled from anywhere else. Pure functions over text; a vault lives for one reque
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from keystroke.domain.privacy.detectors import Finding, SecretScanner
@@ -27,7 +28,6 @@ class Vault:
     first: int = 1
     values: dict[str, str] = field(default_factory=dict)  # placeholder -> secret
     _names: dict[str, str] = field(default_factory=dict)  # secret -> placeholder
-    kinds: list[str] = field(default_factory=list)  # format of each redacted occurrence, for counters
 
     @classmethod
     def after(cls, *texts: str) -> Vault:
@@ -59,22 +59,18 @@ class Vault:
 def redact(text: str, scanner: SecretScanner, vault: Vault, namespace: str | None = None) -> str:
     """`text` with every secret the scanner finds replaced by its placeholder in `vault` (`namespace`: whose
     chunk cache the scanner may use)."""
-    findings = scanner.scan(text, namespace)
+    findings = [f for f in scanner.scan(text, namespace) if not PLACEHOLDER.fullmatch(text, f.start, f.end)]
+    return _replace(text, findings, vault.name)  # a finding that is a placeholder is an earlier pass's
+
+
+def _replace(text: str, findings: list[Finding], name: Callable[[str], str]) -> str:
+    """`text` with each finding replaced by the placeholder `name` gives its secret."""
     if not findings:
         return text
-    return _replace(text, findings, vault)
-
-
-def _replace(text: str, findings: list[Finding], vault: Vault) -> str:
     parts: list[str] = []
     done = 0
     for finding in findings:
-        secret = text[finding.start : finding.end]
-        if PLACEHOLDER.fullmatch(secret):
-            continue  # already a placeholder (an earlier pass)
-        parts.append(text[done : finding.start])
-        parts.append(vault.name(secret))
-        vault.kinds.append(finding.kind)
+        parts += [text[done : finding.start], name(text[finding.start : finding.end])]
         done = finding.end
     parts.append(text[done:])
     return "".join(parts)
@@ -82,13 +78,6 @@ def _replace(text: str, findings: list[Finding], vault: Vault) -> str:
 
 def reveal(completion: str, scanner: SecretScanner, vault: Vault) -> str:
     """The completion as the user may see it: invented credentials masked, this vault's placeholders filled."""
-    masked = completion
     findings = [f for f in scanner.scan(completion) if not PLACEHOLDER.search(completion, f.start, f.end)]
-    if findings:
-        parts: list[str] = []
-        done = 0
-        for finding in findings:
-            parts += [completion[done : finding.start], vault.anonymous()]
-            done = finding.end
-        masked = "".join(parts) + completion[done:]
+    masked = _replace(completion, findings, lambda _: vault.anonymous())
     return PLACEHOLDER.sub(lambda m: vault.values.get(m.group(0), m.group(0)), masked)
