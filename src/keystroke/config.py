@@ -45,6 +45,21 @@ class EngineSettings(_Section):
         description="Prompt tokens per decode call: how soon a cancelled prefill gives the engine back (16: about "
         "90 ms on a 2-core CPU, for 8% less prefill throughput than 64).",
     )
+    kv_slots_mb: int = Field(
+        256,
+        ge=0,
+        le=65536,
+        description="Host memory for saved KV slots (other files' and tenants' prompt caches), in MiB; 0: keep "
+        "only the live one. The default model needs about 23 MB per 1,000 tokens.",
+    )
+    kv_slots: int = Field(16, ge=1, le=1024, description="Most saved KV slots, least recently used evicted first.")
+    kv_chunk_min: int = Field(
+        32,
+        ge=0,
+        le=4096,
+        description="Shortest run of cached tokens moved into place after an edit earlier in the file (0: never "
+        "move; re-evaluate from the edit).",
+    )
 
 
 class PromptSettings(_Section):
@@ -161,6 +176,26 @@ class ServerSettings(_Section):
     )
 
 
+class AdmissionSettings(_Section):
+    per_tenant: int = Field(4, ge=1, le=10_000, description="Requests one tenant may have in flight; more get 429.")
+    max_in_flight: int = Field(
+        8,
+        ge=1,
+        le=100_000,
+        description="Requests in flight in all (queued or running); more get 429. Multi-line requests may use "
+        "half, so inline ones always find room.",
+    )
+    inline_queue_ms: float = Field(
+        1500.0, gt=0, description="An inline request still waiting for the engine after this long is dropped."
+    )
+    multiline_queue_ms: float = Field(
+        4000.0, gt=0, description="A multi-line request still waiting for the engine after this long is dropped."
+    )
+    request_timeout_ms: float = Field(
+        15000.0, gt=0, description="Deadline of a whole request: its generation is stopped at this age."
+    )
+
+
 class PrivacySettings(_Section):
     redact: bool = Field(
         True,
@@ -186,6 +221,7 @@ class Settings(_Section):
     editor: EditorSettings = EditorSettings()
     server: ServerSettings = ServerSettings()
     privacy: PrivacySettings = PrivacySettings()
+    admission: AdmissionSettings = AdmissionSettings()
 
 
 def data_dir() -> Path:

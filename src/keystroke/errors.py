@@ -14,7 +14,8 @@ message and exits non-zero. Every message says what was wrong and, where there i
     │   ├── PayloadTooLargeError    a body or a field over its configured size limit
     │   ├── HeaderTooLargeError     an Authorization header over its limit (431)
     │   ├── UnauthorizedError       no API key, or one that is unknown, malformed, truncated or revoked (401)
-    │   └── ForbiddenError          a valid key of a disabled tenant (403)
+    │   ├── ForbiddenError          a valid key of a disabled tenant (403)
+    │   └── OverloadedError         the tenant's or the engine's queue is full; retry after a while (429)
     ├── EngineError                 the backend failed; HTTP 5xx
     │   ├── EngineUnavailableError  closed, or not started
     │   └── EngineCrashedError      died in the middle of a generation
@@ -92,6 +93,17 @@ class ForbiddenError(RequestError):
 
     status_code = 403
     error_type = "forbidden"
+
+
+class OverloadedError(RequestError):
+    """Admission control refused the request: too much of the tenant's or everyone's work is waiting."""
+
+    status_code = 429
+    error_type = "overloaded"
+
+    def __init__(self, message: str, retry_after_ms: float) -> None:
+        super().__init__(message)
+        self.retry_after_ms = retry_after_ms
 
 
 class EngineError(KeystrokeError):

@@ -21,12 +21,12 @@ FAMILIES: dict[str, tuple[list[str], str]] = {
         ["<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|fim_pad|>", "<|file_sep|>"],
         "qwen2.5-coder:psm",
     ),
-    "starcoder2": (["<fim_prefix>", "<fim_suffix>", "<fim_middle>", "<fim_pad>", "<file_sep>"], "starcoder:psm"),
-    "santacoder": (["<fim-prefix>", "<fim-suffix>", "<fim-middle>", "<fim-pad>"], "santacoder:psm"),
+    "starcoder2": (["<fim_prefix>", "<fim_suffix>", "<fim_middle>", "<fim_pad>", "<file_sep>"], "starcoder:spm"),
+    "santacoder": (["<fim-prefix>", "<fim-suffix>", "<fim-middle>", "<fim-pad>"], "santacoder:spm"),
     "deepseek": (["<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>", "<｜end▁of▁sentence｜>"], "deepseek-coder:psm"),
-    "codellama": (["▁<PRE>", "▁<SUF>", "▁<MID>", "▁<EOT>"], "codellama:psm"),
+    "codellama": (["▁<PRE>", "▁<SUF>", "▁<MID>", "▁<EOT>"], "codellama:spm"),
     "codestral": (["[PREFIX]", "[SUFFIX]", "[MIDDLE]"], "codestral:native"),
-    "codegemma": (["<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|file_separator|>"], "codegemma:psm"),
+    "codegemma": (["<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|file_separator|>"], "codegemma:spm"),
     "plain": (["<|im_start|>", "<|im_end|>"], "l2r"),
 }
 
@@ -40,9 +40,9 @@ def test_profile_is_detected_from_a_real_gguf_vocabulary(tiny_gguf: Any, family:
     assert detect_profile(special).label == label
 
 
-def tiny_service(path: Path, profile: str | None = None) -> CompletionService:
+def tiny_service(path: Path, profile: str | None = None, min_chunk: int = 32) -> CompletionService:
     settings: Settings = make_settings(**{"engine.n_ctx": 512, "engine.model": str(path)})
-    backend = EmbeddedBackend(resolve_model(str(path)), n_ctx=512, n_threads=2, prefill_chunk=64)
+    backend = EmbeddedBackend(resolve_model(str(path)), n_ctx=512, n_threads=2, prefill_chunk=64, min_chunk=min_chunk)
     return CompletionService(backend, detect_profile(backend.info.special_tokens, profile), settings)
 
 
@@ -77,8 +77,8 @@ def segments(service: CompletionService) -> list[str]:
 @pytest.mark.parametrize(
     ("profile", "layout"),
     [
-        (None, ["<fim_prefix>", "PREFIX", "<fim_suffix>", SUFFIX, "<fim_middle>"]),
-        ("starcoder:spm", ["<fim_prefix>", "<fim_suffix>", SUFFIX, "<fim_middle>", "PREFIX"]),
+        (None, ["<fim_prefix>", "<fim_suffix>", SUFFIX, "<fim_middle>", "PREFIX"]),  # StarCoder's default: SPM
+        ("starcoder:psm", ["<fim_prefix>", "PREFIX", "<fim_suffix>", SUFFIX, "<fim_middle>"]),
     ],
 )
 def test_fim_prompt_follows_the_profile_order(tiny_gguf: Any, profile: str | None, layout: list[str]) -> None:
@@ -90,6 +90,30 @@ def test_fim_prompt_follows_the_profile_order(tiny_gguf: Any, profile: str | Non
         assert segments(service) == [kept if part == "PREFIX" else part for part in layout]
         assert result.usage.prompt_tokens == len(prompt_ids(service))
         assert result.finish_reason in ("stop", "eos", "length")
+    finally:
+        run(service.backend.aclose())
+
+
+@pytest.mark.parametrize(
+    ("profile", "min_chunk", "recomputed_at_least"),
+    [("starcoder:spm", 0, 0), ("starcoder:psm", 0, 40), ("starcoder:psm", 16, 0)],
+)
+def test_a_keystroke_recomputes_only_the_prompts_tail(
+    tiny_gguf: Any, profile: str, min_chunk: int, recomputed_at_least: int
+) -> None:
+    """SPM puts the suffix before the prefix: a typed character leaves the suffix's KV state in place. PSM
+    puts it after: without chunk reuse the whole suffix is evaluated again; with it, the suffix's cached run
+    is moved behind the typed character."""
+    tokens, _ = FAMILIES["starcoder2"]
+    service = tiny_service(tiny_gguf("starcoder2-typing", tokens), profile, min_chunk)
+    suffix = "\n\n" + "".join(f"print(add({i}, {i}))\n" for i in range(6))
+    try:
+        run(service.complete(CompletionRequest(prefix="def add(a, b):\n    return a +", suffix=suffix, mode="inline")))
+        typed = run(service.complete(CompletionRequest(prefix="def add(a, b):\n    return a + b", suffix=suffix)))
+        recomputed = typed.usage.prompt_tokens - typed.usage.cached_tokens
+        assert recomputed >= recomputed_at_least
+        if recomputed_at_least == 0:
+            assert recomputed <= 4
     finally:
         run(service.backend.aclose())
 

@@ -196,7 +196,9 @@ def test_the_openapi_document_matches_the_routes(gateway: Gateway) -> None:
         "/v1/policy": {"get"},
         "/v1/audit": {"get"},
         "/healthz": {"get"},
+        "/infill": {"post"},
     }
+    assert "input_prefix" in str(document["paths"]["/infill"]["post"]["requestBody"])
     request_schema = document["paths"]["/v1/completions"]["post"]["requestBody"]["content"]["application/json"]
     assert request_schema["schema"]["required"] == ["segments"]
     ref = request_schema["schema"]["properties"]["segments"]["$ref"]

@@ -17,11 +17,11 @@ SMOLLM = {"<|endoftext|>", "<|im_start|>", "<|im_end|>", "<filename>", "<file_se
     ("tokens", "label"),
     [
         (QWEN, "qwen2.5-coder:psm"),
-        (CODEGEMMA, "codegemma:psm"),
-        (STARCODER, "starcoder:psm"),
-        (SANTACODER, "santacoder:psm"),
+        (CODEGEMMA, "codegemma:spm"),
+        (STARCODER, "starcoder:spm"),
+        (SANTACODER, "santacoder:spm"),
         (DEEPSEEK, "deepseek-coder:psm"),
-        (CODELLAMA, "codellama:psm"),
+        (CODELLAMA, "codellama:spm"),
         (CODESTRAL, "codestral:native"),
         (SMOLLM, "l2r"),
         (set(), "l2r"),
@@ -38,7 +38,7 @@ def test_detected_profile_carries_the_vocabulary_spelling() -> None:
 
 
 def test_override_picks_an_order_and_rejects_what_the_vocabulary_cannot_do() -> None:
-    assert detect_profile(STARCODER, "starcoder:spm").label == "starcoder:spm"
+    assert detect_profile(STARCODER, "starcoder:psm").label == "starcoder:psm"
     assert detect_profile(STARCODER, "l2r").label == "l2r"
     with pytest.raises(ConfigError, match="lacks"):
         detect_profile(SMOLLM, "qwen2.5-coder")

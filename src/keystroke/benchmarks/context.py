@@ -25,7 +25,7 @@ from keystroke.domain.context.index import RepositoryIndex
 from keystroke.domain.context.languages import language_of
 from keystroke.domain.context.parsing import summarize
 from keystroke.domain.engines.base import Prompt
-from keystroke.domain.engines.llama_engine import common_prefix_length
+from keystroke.domain.engines.kv_slots import common_prefix_length
 from keystroke.domain.prompt.assembly import PrefixCutMemo, PromptInput, Snippet, assemble
 from keystroke.domain.prompt.profiles import ModelProfile
 from keystroke.domain.statistics import percentiles

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 
 from keystroke.config import Settings
@@ -40,6 +40,7 @@ from keystroke.domain.privacy.tenants import LOCAL, Tenant
 from keystroke.domain.prompt.assembly import PrefixCutMemo, PromptInput, Snippet, assemble
 from keystroke.domain.prompt.profiles import ModelProfile
 from keystroke.errors import InvalidRequestError, PayloadTooLargeError
+from keystroke.services.admission import AdmissionControl, Ticket
 from keystroke.services.context import ContextOutcome, ContextService, allowed_snippets, exclusion_rules
 from keystroke.services.privacy import Redactor
 from keystroke.services.sessions import SessionRegistry
@@ -58,6 +59,7 @@ from keystroke.services.types import (
 Clock = Callable[[], float]
 LOCAL_TENANT = Tenant(LOCAL)
 EXCLUDED = "excluded"
+DEADLINE = "deadline"
 
 _TAIL_AFTER: dict[str, Tail] = {"eos": "complete", "stop": "complete", "length": "truncated", "cancelled": "open"}
 
@@ -100,6 +102,7 @@ class CompletionService:
         self._sessions = SessionRegistry()
         self._rules = exclusion_rules(settings)
         self._cuts: LruCache[str, PrefixCutMemo] = LruCache("prompt cut memos per namespace", 256)
+        self.admission = AdmissionControl(settings.admission, clock)
 
     async def complete(self, request: CompletionRequest, tenant: Tenant = LOCAL_TENANT) -> CompletionResult:
         """The whole completion at once (the non-streaming path)."""
@@ -111,10 +114,13 @@ class CompletionService:
     def stream(self, request: CompletionRequest, tenant: Tenant = LOCAL_TENANT) -> AsyncIterator[CompletionEvent]:
         """FirstAction when the first line is complete, Delta per further line, then Finished.
 
-        Checks the request before returning, so a bad one fails here, before any event is sent."""
+        Checks the request and admits it before returning, so a bad one (or one refused with 429) fails here,
+        before any event is sent."""
         started = self._clock()
         self._validate(request)
-        return self._stream(request, tenant, started)
+        mode = resolve_mode(request.mode, CursorContext(request.prefix, request.suffix))
+        ticket = self.admission.admit(tenant.name, mode)
+        return Admitted(self._stream(request, tenant, started, mode, ticket), lambda: self.admission.release(ticket))
 
     def namespace(self, tenant: Tenant) -> str:
         info = self.backend.info
@@ -125,23 +131,25 @@ class CompletionService:
         return bool(filepath) and self._rules.excludes_named(str(filepath))
 
     async def _stream(
-        self, original: CompletionRequest, tenant: Tenant, started: float
-    ) -> AsyncIterator[CompletionEvent]:
+        self, original: CompletionRequest, tenant: Tenant, started: float, mode: Mode, ticket: Ticket
+    ) -> AsyncGenerator[CompletionEvent, None]:
         request_id = original.request_id or f"cmpl-{uuid.uuid4().hex[:24]}"
         if self.excluded(original.filepath):
-            refused = self._excluded(request_id, resolve_mode(original.mode, CursorContext(original.prefix, "")))
+            refused = self._excluded(request_id, mode)
             self._audit(tenant, original, refused, request_id, 0)
             yield Finished(refused)
             return
         namespace = self.namespace(tenant)
         request, vault = self.redactor.request(original, namespace)
         ctx = CursorContext(request.prefix, request.suffix)
-        mode = resolve_mode(request.mode, ctx)
         max_lines = 1 if mode == "inline" else self.settings.completion.multiline_max_lines
         progress = _Progress(started, request_id, ctx, mode, max_lines, namespace, vault)
         context = await self._context(request, tenant, namespace, vault)
         generation = self._generation_request(request, progress, context.snippets)
+        generation.priority, generation.queue_deadline = ticket.priority, ticket.queue_deadline
         prompt_build_ms = self._since(started)
+        remaining_s = self.settings.admission.request_timeout_ms / 1000 - (self._clock() - started)
+        deadline = asyncio.get_running_loop().call_later(max(remaining_s, 0.0), generation.cancel.cancel, DEADLINE)
         stats: GenerationStats | None = None
         result: CompletionResult | None = None
         session = None if request.session_id is None else f"{tenant.name}\x1f{request.session_id}"
@@ -163,6 +171,7 @@ class CompletionService:
             result = self._result(progress, final, stats, prompt_build_ms, context)
             yield Finished(result)
         finally:
+            deadline.cancel()
             self._sessions.end(session, generation.cancel)
             retained = generation.prompt.render() if tenant.retain_code else ""
             self._audit(tenant, original, result, request_id, len(vault), retained, progress.emitted)
@@ -345,3 +354,36 @@ def _outcome(result: CompletionResult) -> str:
     if result.abstain_reason == EXCLUDED:
         return EXCLUDED
     return f"abstained:{result.abstain_reason or result.finish_reason}"
+
+
+class Admitted(AsyncIterator[CompletionEvent]):
+    """A completion stream that gives its admission ticket back exactly once: when it ends, when it is closed,
+    or when it is dropped without ever being read (a client gone before the response started)."""
+
+    def __init__(self, events: AsyncGenerator[CompletionEvent, None], release: Callable[[], None]) -> None:
+        self._events = events
+        self._release: Callable[[], None] | None = release
+
+    def __aiter__(self) -> Admitted:
+        return self
+
+    async def __anext__(self) -> CompletionEvent:
+        try:
+            return await self._events.__anext__()
+        except BaseException:
+            self._done()
+            raise
+
+    async def aclose(self) -> None:
+        try:
+            await self._events.aclose()
+        finally:
+            self._done()
+
+    def _done(self) -> None:
+        release, self._release = self._release, None
+        if release is not None:
+            release()
+
+    def __del__(self) -> None:
+        self._done()

@@ -113,6 +113,10 @@ class GenerationRequest:
     rank: RankPlan | None = None
     # whose KV state this prompt may reuse (the tenant's cache namespace); another owner's is never reused
     cache_owner: str = ""
+    # engine queue order: lower first (inline 0, multi-line 1); a request not started by `queue_deadline`
+    # (a time.perf_counter() value) is dropped unstarted, cancelled with reason "queue deadline"
+    priority: int = 0
+    queue_deadline: float | None = None
 
 
 @dataclass(frozen=True)

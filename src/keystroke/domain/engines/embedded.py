@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from keystroke.domain.engines.base import Capabilities, GenerationEvent, GenerationRequest, ModelInfo, Tokenizer
 from keystroke.domain.engines.llama_engine import LlamaEngine
@@ -16,8 +16,9 @@ T = TypeVar("T")
 class EmbeddedBackend:
     """llama.cpp in this process; one context, so one generation at a time."""
 
-    def __init__(self, source: ModelSource, *, n_ctx: int, n_threads: int | None, prefill_chunk: int) -> None:
-        engine = LlamaEngine(source, n_ctx=n_ctx, n_threads=n_threads, prefill_chunk=prefill_chunk)
+    def __init__(self, source: ModelSource, **options: Any) -> None:
+        """`options` are `LlamaEngine`'s keyword arguments (n_ctx, n_threads, prefill_chunk, KV slots)."""
+        engine = LlamaEngine(source, **options)
         self.info: ModelInfo = engine.info
         self.tokenizer: Tokenizer = engine
         # FIM prompts are plain control tokens to llama.cpp; whether a model has them is the profile's call.

@@ -17,5 +17,8 @@ def build_backend(settings: EngineSettings) -> InferenceBackend:
             n_ctx=settings.n_ctx,
             n_threads=settings.n_threads,
             prefill_chunk=settings.prefill_chunk,
+            slot_bytes=settings.kv_slots_mb << 20,
+            max_slots=settings.kv_slots,
+            min_chunk=settings.kv_chunk_min,
         )
     raise ConfigError(f"unknown engine kind {settings.kind!r}; supported: embedded")  # pragma: no cover

@@ -4,7 +4,13 @@ What it adds over calling llama.cpp's own generate:
 - **KV prefix reuse.** The tokens whose KV state is in the context are tracked; a new prompt only evaluates
   what follows its longest common prefix with them, and the logits at the end of the last prompt are kept,
   so a prompt that is fully cached (typing inside a healed word) needs no evaluation at all. The state
-  belongs to one `cache_owner` (a tenant's namespace): a prompt of another owner starts cold.
+  belongs to one `cache_owner` (a tenant's namespace): a prompt of another owner never reuses it.
+- **KV slots** (`kv_slots.py`, `llama_kv.py`). Before the live state loses `STASH_MIN_TOKENS` or more, it is
+  saved to host memory; a request whose prompt shares a longer prefix with one of its owner's saved slots
+  than with the live state gets that slot restored. So interleaved files and users each keep their cache.
+- **Chunk reuse after an edit.** When the prompt differs from the cache early on (an edit earlier in the
+  file) but repeats a long run of it later, that run's KV state is moved to its new position and only the
+  edited tokens are evaluated.
 - **Token healing.** `forced_prefix` is generated under a constraint (only tokens consistent with it), so the
   model picks the tokenization of the prompt boundary itself.
 - **Cancellation within one token.** The cancel flag is checked before every sampled token and between prefill
@@ -37,18 +43,33 @@ from keystroke.domain.engines.base import (
     Special,
     TokenEvent,
 )
+from keystroke.domain.engines.kv_slots import Chunk, SlotStore, common_prefix_length, plan_chunk
+from keystroke.domain.engines.llama_kv import LiveKv, open_two_sequence_context
 from keystroke.domain.engines.llama_vocabulary import read_vocabulary
 from keystroke.domain.engines.model_source import ModelSource
 from keystroke.errors import EngineError, ModelLoadError
 
 Logits = npt.NDArray[np.float32]
 Emit = Callable[[GenerationEvent], None]
+STASH_MIN_TOKENS = 64  # save the live state before losing at least this many tokens of it (saving: ~3 ms/1k)
+RESTORE_MIN_GAIN = 16  # restore a slot when it shares this many more tokens than the live state
+SUPERSEDE_SHARE = 0.75  # a saved slot sharing this much of its tokens with a newer one is its older version
 
 
 class LlamaEngine:
     """A loaded GGUF model and its single context."""
 
-    def __init__(self, source: ModelSource, *, n_ctx: int, n_threads: int | None, prefill_chunk: int) -> None:
+    def __init__(
+        self,
+        source: ModelSource,
+        *,
+        n_ctx: int,
+        n_threads: int | None,
+        prefill_chunk: int,
+        slot_bytes: int = 256 << 20,
+        max_slots: int = 16,
+        min_chunk: int = 32,
+    ) -> None:
         import llama_cpp
 
         self._lib: Any = llama_cpp
@@ -65,6 +86,7 @@ class LlamaEngine:
             )
         except (ValueError, RuntimeError) as exc:
             raise ModelLoadError(f"llama.cpp could not load {source.path}: {exc}") from exc
+        open_two_sequence_context(self._llm)
         self._vocab_ptr = llama_cpp.llama_model_get_vocab(self._llm.model)
         self.vocabulary = read_vocabulary(llama_cpp, self._vocab_ptr)
         self._add_bos = bool(llama_cpp.llama_vocab_get_add_bos(self._vocab_ptr))
@@ -78,8 +100,9 @@ class LlamaEngine:
             n_ctx=n_ctx,
             special_tokens=frozenset(self.vocabulary.special),
         )
-        self._kv: list[int] = []
-        self._owner = ""  # the cache owner whose prompt the KV state holds
+        self._live = LiveKv(llama_cpp, self._llm)
+        self.slots = SlotStore(slot_bytes, max_slots)
+        self.min_chunk = min_chunk if self._live.can_shift else 0
         self.last_prompt: list[int] = []
         self._saved_len = -1
         self._saved_logits: Logits | None = None
@@ -159,8 +182,9 @@ class LlamaEngine:
         )
 
     def reset(self) -> None:
-        """Forget the KV state (the next prompt is evaluated cold)."""
+        """Forget the KV state and every saved slot (the next prompt is evaluated cold)."""
         self._truncate(0)
+        self.slots.clear()
 
     def measure_floor(self, cached: int, decoded: int) -> float:
         """Milliseconds raw llama.cpp takes for the last request's work: evaluate its prompt after `cached`
@@ -171,7 +195,7 @@ class LlamaEngine:
         started = time.perf_counter()
         if cached < len(prompt) or self._saved_logits is None:
             self._truncate(min(cached, len(prompt) - 1))
-            self._eval(prompt[len(self._kv) :])
+            self._eval(prompt[len(self._live.tokens) :])
             logits = self._logits()
             elapsed = time.perf_counter() - started
             self._saved_len, self._saved_logits = len(prompt), logits.copy()
@@ -183,23 +207,76 @@ class LlamaEngine:
             logits = self._logits()
         return (elapsed + time.perf_counter() - started) * 1000
 
-    def _prefill(self, tokens: Sequence[int], request: GenerationRequest) -> tuple[int, Logits | None]:
-        if request.cache_owner != self._owner:
-            self._truncate(0)  # another tenant's KV state: identical text must not be served from it
-            self._owner = request.cache_owner
-        common = common_prefix_length(self._kv, tokens)
+    def _prefill(self, tokens: list[int], request: GenerationRequest) -> tuple[int, Logits | None]:
+        """Evaluate what the KV state lacks of `tokens`; (tokens served from the cache, logits at the end, or
+        None when cancelled)."""
+        common, chunk = self._choose_base(request.cache_owner, tokens)
         if common == len(tokens) and self._saved_len == len(tokens) and self._saved_logits is not None:
             self._truncate(common)
             return common, self._saved_logits
         common = min(common, len(tokens) - 1)
-        self._truncate(common)
-        for start in range(common, len(tokens), self.prefill_chunk):
-            if request.cancel.cancelled:
+        self._saved_len, self._saved_logits = -1, None
+        if chunk is not None:
+            if not self._live.move_chunk(chunk, tokens, common, lambda part: self._evaluate(part, request)):
                 return common, None
-            self._eval(tokens[start : start + self.prefill_chunk])
+            self.slots.counters.chunk_reuses += 1
+            self.slots.counters.chunk_tokens += chunk.length
+            cached = common + chunk.length
+        else:
+            self._truncate(common)
+            cached = common
+        if not self._evaluate(tokens[len(self._live.tokens) :], request):
+            return cached, None
         self._saved_len = len(tokens)
         self._saved_logits = self._logits().copy()
-        return common, self._saved_logits
+        return cached, self._saved_logits
+
+    def _choose_base(self, owner: str, tokens: list[int]) -> tuple[int, Chunk | None]:
+        """Make the live state the owner's best start for `tokens`: itself, or a saved slot sharing a longer
+        prefix; save it first if it is about to lose much. Returns the shared prefix and a chunk to move."""
+        live = self._live
+        mine = live.owner == owner
+        common = common_prefix_length(live.tokens, tokens) if mine else 0
+        chunk = self._plan(tokens, common) if mine else None
+        kept = common + (chunk.length if chunk is not None else 0)
+        slot, slot_common = self.slots.best(owner, tokens)
+        if len(live.tokens) - kept >= STASH_MIN_TOKENS:
+            self._stash()
+        if slot is not None and slot_common >= kept + RESTORE_MIN_GAIN:
+            self._saved_len, self._saved_logits = -1, None
+            live.restore(slot)
+            self.slots.touch(slot)
+            common = slot_common
+            chunk = self._plan(tokens, common)
+        elif not mine:
+            self._truncate(0)  # another tenant's KV state: identical text must not be served from it
+            live.owner = owner
+        return common, chunk
+
+    def _plan(self, tokens: list[int], common: int) -> Chunk | None:
+        """A cached run to move after an edit; it stops one token short of the prompt's end, whose logits
+        must be computed."""
+        return plan_chunk(self._live.tokens, tokens[:-1], min(common, len(tokens) - 1), self.min_chunk)
+
+    def _stash(self) -> None:
+        """Save the live state as a slot, replacing saved slots it is a newer version of."""
+        if self.slots.budget_bytes <= 0:
+            return
+        slot = self._live.save()
+        stale = [
+            old
+            for old in self.slots.slots_of(slot.owner)
+            if common_prefix_length(old.tokens, slot.tokens) >= SUPERSEDE_SHARE * len(old.tokens)
+        ]
+        self.slots.save(slot, replacing=stale)
+
+    def _evaluate(self, tokens: Sequence[int], request: GenerationRequest) -> bool:
+        """Evaluate `tokens` after the live state in chunks of `prefill_chunk`; False if cancelled first."""
+        for start in range(0, len(tokens), self.prefill_chunk):
+            if request.cancel.cancelled:
+                return False
+            self._eval(tokens[start : start + self.prefill_chunk])
+        return True
 
     def _decode(
         self, logits: Logits, request: GenerationRequest, limit: int, emit: Emit, start: Sequence[int] = ()
@@ -292,8 +369,8 @@ class LlamaEngine:
         batch = self._llm._batch  # llama-cpp-python's reusable batch; public Llama.eval keeps only the last row
         batch.set_batch(batch=tokens, n_past=prompt_len, logits_all=True)
         self._llm._ctx.decode(batch)
-        self._kv.extend(tokens)
-        self._llm.n_tokens = len(self._kv)
+        self._live.tokens.extend(tokens)
+        self._llm.n_tokens = len(self._live.tokens)
         rows = np.ctypeslib.as_array(
             self._lib.llama_get_logits(self._llm.ctx), shape=(len(tokens), len(self.vocabulary))
         )
@@ -312,22 +389,16 @@ class LlamaEngine:
         return int(allowed[int(np.argmax(logits[allowed]))])
 
     def _eval(self, tokens: Sequence[int]) -> None:
-        self._llm.n_tokens = len(self._kv)
-        self._llm.eval(list(tokens))
-        self._kv.extend(tokens)
+        self._live.eval(tokens)
 
     def _logits(self) -> Logits:
         pointer = self._lib.llama_get_logits_ith(self._llm.ctx, -1)
         return np.ctypeslib.as_array(pointer, shape=(len(self.vocabulary),))
 
     def _truncate(self, length: int) -> None:
-        if length < len(self._kv):
-            memory = self._lib.llama_get_memory(self._llm.ctx)
-            self._lib.llama_memory_seq_rm(memory, -1, length, -1)
-            del self._kv[length:]
+        self._live.truncate(length)
         if length < self._saved_len:
             self._saved_len, self._saved_logits = -1, None
-        self._llm.n_tokens = length
 
     def close(self) -> None:
         self._llm.close()
@@ -357,12 +428,3 @@ def _consume(piece: bytes, remaining: bytes) -> tuple[bytes, bytes]:
     if piece.startswith(remaining):
         return piece[len(remaining) :], b""
     return b"", remaining[len(piece) :]
-
-
-def common_prefix_length(left: Sequence[int], right: Sequence[int]) -> int:
-    """How many leading tokens two sequences share (what the KV cache can keep between them)."""
-    limit = min(len(left), len(right))
-    for index in range(limit):
-        if left[index] != right[index]:
-            return index
-    return limit

@@ -1,14 +1,17 @@
 """One thread owns an engine; generation requests queue to it and stream back to asyncio.
 
-Jobs run one at a time in arrival order. A job whose cancel token is already raised when its turn comes is
-answered at once (a `cancelled` DoneEvent with no work). The async stream returned by `submit` raises the
-token when the consumer stops reading early, so a closed HTTP stream stops decoding within one token.
+Jobs run one at a time, by `GenerationRequest.priority` (lower first: inline before multi-line), then in
+arrival order. A job whose cancel token is already raised when its turn comes (superseded: its user typed on),
+or whose `queue_deadline` has passed, is answered at once (a `cancelled` DoneEvent with no work). The async
+stream returned by `submit` raises the token when the consumer stops reading early, so a closed HTTP stream
+stops decoding within one token.
 `call` runs any function on the worker thread (the benchmark uses it to time raw engine work in turn).
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import queue
 import threading
@@ -27,6 +30,8 @@ from keystroke.domain.engines.base import (
 from keystroke.errors import EngineCrashedError, EngineError, EngineUnavailableError
 
 log = logging.getLogger("keystroke.engine")
+QUEUE_DEADLINE = "queue deadline"
+AFTER_QUEUED = 1 << 30  # functions run on the engine (benchmark timing) and shutdown wait for queued generations
 
 T = TypeVar("T")
 E = TypeVar("E", bound="SyncEngine")
@@ -55,7 +60,8 @@ class EngineWorker(Generic[E]):
 
     def __init__(self, engine: E, name: str = "keystroke-engine") -> None:
         self.engine = engine
-        self._jobs: queue.Queue[_Job | Callable[[], None] | None] = queue.Queue()
+        self._jobs: queue.PriorityQueue[tuple[int, int, _Job | Callable[[], None] | None]] = queue.PriorityQueue()
+        self._order = itertools.count()
         self._closed = False
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
@@ -72,11 +78,11 @@ class EngineWorker(Generic[E]):
             except RuntimeError:  # the consumer's event loop is closed: nobody is listening any more
                 request.cancel.cancel("consumer gone")
 
-        self._jobs.put(_Job(request, emit, time.perf_counter()))
+        self._put(request.priority, _Job(request, emit, time.perf_counter()))
         return _stream(events, request)
 
     async def call(self, function: Callable[[E], T]) -> T:
-        """Run `function(engine)` on the worker thread, after the jobs queued before it."""
+        """Run `function(engine)` on the worker thread, once the generations queued before it have run."""
         if self._closed:
             raise EngineUnavailableError("the engine is shut down")
         future: Future[T] = Future()
@@ -87,18 +93,21 @@ class EngineWorker(Generic[E]):
             except BaseException as exc:
                 future.set_exception(exc)
 
-        self._jobs.put(task)
+        self._put(AFTER_QUEUED, task)
         return await asyncio.wrap_future(future)
 
     def close(self, timeout: float = 10.0) -> None:
         if not self._closed:
             self._closed = True
-            self._jobs.put(None)
+            self._put(AFTER_QUEUED, None)
             self._thread.join(timeout)
+
+    def _put(self, priority: int, job: _Job | Callable[[], None] | None) -> None:
+        self._jobs.put((priority, next(self._order), job))
 
     def _loop(self) -> None:
         while True:
-            job = self._jobs.get()
+            _, _, job = self._jobs.get()
             if job is None:
                 return
             try:
@@ -110,7 +119,11 @@ class EngineWorker(Generic[E]):
                 log.exception("engine worker: a job failed outside its own error handling")
 
     def _run(self, job: _Job) -> None:
-        queue_ms = (time.perf_counter() - job.enqueued) * 1000
+        now = time.perf_counter()
+        queue_ms = (now - job.enqueued) * 1000
+        deadline = job.request.queue_deadline
+        if deadline is not None and now > deadline:
+            job.request.cancel.cancel(QUEUE_DEADLINE)
         if job.request.cancel.cancelled:
             job.emit(DoneEvent(_cancelled_stats(queue_ms, job.request.cancel.reason)))
             return

@@ -9,6 +9,11 @@ prefix alone (the suffix is then used by post-processing). Orders, as slot seque
                                               so typing only changes the prompt's tail and the KV cache stays warm
     native                                    Codestral's own [SUFFIX] suffix [PREFIX] prefix
 
+A family's first order is its default: SPM for the families trained with both orders (StarCoder, SantaCoder,
+Code Llama, CodeGemma), so the suffix stays cached while the user types; PSM for those trained with PSM only
+(DeepSeek-Coder, Qwen2.5-Coder), where every keystroke re-evaluates the suffix (choose `:spm` to trade
+quality for speed); Codestral's native order already ends with the prefix.
+
 Token spellings differ between conversions (Code Llama's `▁<PRE>`), so detection compares normalised text and
 the resolved profile carries the vocabulary's exact spelling.
 """
@@ -57,25 +62,25 @@ FAMILIES: tuple[FimFamily, ...] = (
     FimFamily(
         "codellama",
         {"PRE": "<PRE>", "SUF": "<SUF>", "MID": "<MID>"},
-        ("psm", "spm"),
+        ("spm", "psm"),
         ("<EOT>",),
     ),
     FimFamily(
         "santacoder",
         {"PRE": "<fim-prefix>", "SUF": "<fim-suffix>", "MID": "<fim-middle>"},
-        ("psm", "spm"),
+        ("spm", "psm"),
         ("<|endoftext|>", "<fim-pad>"),
     ),
     FimFamily(
         "starcoder",
         {"PRE": "<fim_prefix>", "SUF": "<fim_suffix>", "MID": "<fim_middle>"},
-        ("psm", "spm"),
+        ("spm", "psm"),
         ("<|endoftext|>", "<fim_pad>", "<file_sep>", "<filename>", "<repo_name>"),
     ),
     FimFamily(
         "codegemma",
         {"PRE": "<|fim_prefix|>", "SUF": "<|fim_suffix|>", "MID": "<|fim_middle|>"},
-        ("psm", "spm"),
+        ("spm", "psm"),
         ("<|file_separator|>", "<eos>", "<end_of_turn>"),
         requires=("<|file_separator|>",),
     ),

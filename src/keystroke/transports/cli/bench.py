@@ -65,6 +65,54 @@ def typing_bench(file: Path | None, keystrokes: int, cold_every: int, json_out: 
         click.echo(f"results written to {json_out}")
 
 
+@bench_group.command("kv")
+@click.option(
+    "--file",
+    "files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A file to edit (repeat; default: four modules of Python's standard library).",
+)
+@click.option("--visits", type=click.IntRange(min=2), default=3, show_default=True, help="Rounds over the files.")
+@click.option("--keys", type=click.IntRange(min=1), default=8, show_default=True, help="Keystrokes per visit.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write results here.")
+@engine_options
+def kv_bench(files: tuple[Path, ...], visits: int, keys: int, json_out: Path | None, **options: Any) -> None:
+    """Interleaved editing of several files: KV reuse and first-action latency with KV slots and chunk
+    reuse on, slots only, and neither, in one run on one engine.
+
+    Each visit to a file after the first starts with an edit 25 lines above the cursor, then types on.
+    """
+    import fnmatch
+    import glob
+    import shlex
+
+    from tqdm import tqdm
+
+    from keystroke.benchmarks.kv import CONFIGURATIONS, format_kv, run_kv
+    from keystroke.domain.engines.embedded import EmbeddedBackend
+    from keystroke.services.factory import build_service
+
+    sources = list(files) or [Path(str(m.__file__)) for m in (textwrap, shlex, fnmatch, glob)]
+    settings = settings_from(options)
+
+    async def run() -> Any:
+        service = build_service(settings)
+        assert isinstance(service.backend, EmbeddedBackend)
+        total = len(CONFIGURATIONS) * visits * keys * len(sources)
+        try:
+            with tqdm(total=total, desc="kv", unit="key", disable=None) as bar:
+                return await run_kv(service, service.backend, sources, visits, keys, bar.update)
+        finally:
+            await service.backend.aclose()
+
+    report = asyncio.run(run())
+    click.echo(format_kv(report.summary()))
+    if json_out is not None:
+        json_out.write_text(json.dumps(report.to_json(), indent=1))
+        click.echo(f"results written to {json_out}")
+
+
 @bench_group.command("redaction")
 @click.option(
     "--file",

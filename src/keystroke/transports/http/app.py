@@ -1,8 +1,9 @@
 """The gateway's ASGI application: routes stay thin, the completion service does the work.
 
-Routes: `POST /v1/completions` (JSON or Server-Sent Events), `GET /v1/models`, `GET /v1/policy` (the
-organisation's exclusion globs and secret patterns, for editors to apply before upload), `GET /v1/audit` (the
-caller's own tenant's audit records), `GET /healthz`, and the OpenAPI document at `/openapi.json`. Every `/v1/`
+Routes: `POST /v1/completions` (JSON or Server-Sent Events), `POST /infill` (llama-server's, for llama.vim
+and llama.vscode; `infill.py`), `GET /v1/models`, `GET /v1/policy` (the organisation's exclusion globs and
+secret patterns, for editors to apply before upload), `GET /v1/audit` (the caller's own tenant's audit
+records), `GET /healthz`, and the OpenAPI document at `/openapi.json`. Every `/v1/`
 route answers for the tenant of the request's API key (`auth.py`). A client that hangs up stops its
 generation, streamed or not. Interactive docs are off: they load their scripts from a CDN, and the gateway
 must work offline.
@@ -10,9 +11,7 @@ must work offline.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -23,7 +22,9 @@ import keystroke
 from keystroke.errors import InvalidRequestError
 from keystroke.services.completion import CompletionService
 from keystroke.transports.http.auth import Authenticator
+from keystroke.transports.http.disconnect import CLIENT_CLOSED, until_disconnected
 from keystroke.transports.http.errors import install_error_handlers
+from keystroke.transports.http.infill import register_infill
 from keystroke.transports.http.parsing import parse_model, read_json
 from keystroke.transports.http.schemas import (
     AuditList,
@@ -38,8 +39,6 @@ from keystroke.transports.http.schemas import (
 from keystroke.transports.http.sse import event_stream
 
 T = TypeVar("T")
-DISCONNECT_POLL_S = 0.05
-CLIENT_CLOSED = 499  # nginx's "client closed request"; nobody reads it, the log might
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": description}
@@ -50,6 +49,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         (413, "Body or a field over its size limit"),
         (431, "Authorization header over its size limit"),
         (422, "A field has a wrong type or value"),
+        (429, "Too much work in flight (the tenant's or the engine's); the Retry-After header says when to retry"),
         (503, "The engine failed"),
     )
 }
@@ -132,21 +132,9 @@ def create_app(service: CompletionService, *, auth: Authenticator | None = None,
     async def healthz() -> Health:
         return Health(model=service.backend.info.name, profile=service.profile.label)
 
+    register_infill(app, service, auth, definitions)
     _register_schemas(app, definitions)
     return app
-
-
-async def until_disconnected(request: Request, work: Awaitable[T]) -> T | None:
-    """Await `work`, cancelling it (and so the generation) if the client hangs up first; None then."""
-    task = asyncio.ensure_future(work)
-    while not task.done():
-        await asyncio.wait({task}, timeout=DISCONNECT_POLL_S)
-        if not task.done() and await request.is_disconnected():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            return None
-    return task.result()
 
 
 def _register_schemas(app: FastAPI, definitions: dict[str, Any]) -> None:

@@ -1,20 +1,21 @@
 """The one place where errors become HTTP responses: `{"error": {"type", "message", "field"}}`.
 
-RequestError subclasses carry their status (400, 401, 403, 413, 422, 431); engine failures are 503; anything
-unexpected is a 500 whose body says nothing about the request and whose log line holds the exception type
-only (no code).
+RequestError subclasses carry their status (400, 401, 403, 413, 422, 429 with Retry-After, 431); engine
+failures are 503; anything unexpected is a 500 whose body says nothing about the request and whose log line
+holds the exception type only (no code).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from keystroke.errors import EngineError, KeystrokeError, RequestError, UnauthorizedError
+from keystroke.errors import EngineError, KeystrokeError, OverloadedError, RequestError, UnauthorizedError
 from keystroke.transports.http.schemas import ErrorBody, ErrorDetail
 
 log = logging.getLogger("keystroke.http")
@@ -27,6 +28,8 @@ def error_response(status: int, error_type: str, message: str, field: str | None
 
 def error_for(exc: BaseException) -> tuple[int, ErrorDetail]:
     """Status and body for an exception; used by the handlers and by the SSE error event."""
+    if isinstance(exc, OverloadedError):
+        return 429, ErrorDetail(type=exc.error_type, message=exc.message, retry_after_ms=exc.retry_after_ms)
     if isinstance(exc, RequestError):
         return exc.status_code, ErrorDetail(type=exc.error_type, message=exc.message, field=exc.field)
     if isinstance(exc, EngineError):
@@ -37,11 +40,19 @@ def error_for(exc: BaseException) -> tuple[int, ErrorDetail]:
     return 500, ErrorDetail(type="server_error", message="internal error; see the server log")
 
 
+def error_headers(exc: BaseException) -> dict[str, str] | None:
+    """Headers an error response needs: the auth scheme with 401, the wait in whole seconds with 429."""
+    if isinstance(exc, UnauthorizedError):
+        return {"WWW-Authenticate": 'Bearer realm="keystroke"'}
+    if isinstance(exc, OverloadedError):
+        return {"Retry-After": str(max(1, math.ceil(exc.retry_after_ms / 1000)))}
+    return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_keystroke_error(_: Request, exc: Exception) -> JSONResponse:
         status, detail = error_for(exc)
-        headers = {"WWW-Authenticate": 'Bearer realm="keystroke"'} if isinstance(exc, UnauthorizedError) else None
-        return JSONResponse(ErrorBody(error=detail).model_dump(), status_code=status, headers=headers)
+        return JSONResponse(ErrorBody(error=detail).model_dump(), status_code=status, headers=error_headers(exc))
 
     async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)

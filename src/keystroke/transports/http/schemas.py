@@ -170,6 +170,7 @@ class ErrorDetail(BaseModel):
     type: str
     message: str
     field: str | None = None
+    retry_after_ms: float | None = Field(None, description="With 429: when a retry may be admitted.")
 
 
 class Policy(BaseModel):

@@ -1,0 +1,171 @@
+"""Admission control: per-tenant and engine limits, multi-line refused first, queue deadlines, 429s."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from typing import Any
+
+import httpx
+import pytest
+
+from keystroke.config import AdmissionSettings
+from keystroke.domain.engines.base import DoneEvent, GenerationRequest, Prompt
+from keystroke.domain.engines.faults import StallingBackend
+from keystroke.domain.engines.worker import QUEUE_DEADLINE
+from keystroke.errors import OverloadedError
+from keystroke.services.admission import INLINE, MULTILINE, AdmissionControl
+from keystroke.services.completion import CompletionService
+from keystroke.services.types import CompletionRequest
+from keystroke.transports.http.app import create_app
+from tests.conftest import make_settings, run, serve_app
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def control(**limits: Any) -> tuple[AdmissionControl, Clock]:
+    clock = Clock()
+    return AdmissionControl(AdmissionSettings(**limits), clock), clock
+
+
+def test_a_tenant_over_its_limit_is_refused_while_others_are_admitted() -> None:
+    admission, _ = control(per_tenant=2, max_in_flight=10)
+    admission.admit("a", "inline")
+    admission.admit("a", "inline")
+    with pytest.raises(OverloadedError, match="this tenant already has 2 requests in flight"):
+        admission.admit("a", "inline")
+    admission.admit("b", "inline")
+    assert admission.refused == {"tenant": 1}
+
+
+def test_multiline_work_is_refused_first_so_inline_keeps_room() -> None:
+    admission, _ = control(per_tenant=10, max_in_flight=4)
+    admission.admit("a", "multiline")
+    admission.admit("b", "multiline")
+    with pytest.raises(OverloadedError, match="multi-line"):
+        admission.admit("c", "multiline")
+    inline = [admission.admit(t, "inline") for t in ("c", "d")]
+    with pytest.raises(OverloadedError, match="4 requests in flight"):
+        admission.admit("e", "inline")
+    admission.release(inline[0])
+    assert admission.admit("e", "inline").priority == INLINE
+    assert admission.refused == {"multiline": 1, "engine": 1}
+
+
+def test_tickets_carry_priority_and_queue_deadline_and_release_once() -> None:
+    admission, clock = control(inline_queue_ms=500, multiline_queue_ms=2000)
+    inline = admission.admit("a", "inline")
+    multi = admission.admit("a", "multiline")
+    assert (inline.priority, inline.queue_deadline) == (INLINE, 100.5)
+    assert (multi.priority, multi.queue_deadline) == (MULTILINE, 102.0)
+    clock.now += 3.0
+    admission.release(inline)
+    admission.release(inline)
+    assert admission.in_flight == 1
+
+
+def test_retry_after_follows_how_long_requests_hold_their_place() -> None:
+    admission, clock = control(per_tenant=1, max_in_flight=1)
+    for _ in range(30):  # requests that each take 4 s
+        ticket = admission.admit("a", "inline")
+        clock.now += 4.0
+        admission.release(ticket)
+    admission.admit("a", "inline")
+    with pytest.raises(OverloadedError) as refused:
+        admission.admit("a", "inline")
+    assert 3500 < refused.value.retry_after_ms < 4500
+
+
+# -- the engine queue --------------------------------------------------------------------------------------
+
+
+@pytest.mark.model
+def test_the_engine_runs_inline_before_multiline_and_drops_requests_past_their_queue_deadline(
+    backend: Any,
+) -> None:
+    import time
+
+    order: list[str] = []
+
+    async def scenario() -> None:
+        gate = threading.Event()
+        blocker = asyncio.ensure_future(backend.call(lambda _engine: gate.wait(10)))
+        await asyncio.sleep(0.05)  # the engine is busy: what follows queues
+
+        async def ask(name: str, priority: int, deadline: float | None = None) -> str | None:
+            request = GenerationRequest(Prompt(("x = ",)), max_tokens=2, priority=priority, queue_deadline=deadline)
+            async for event in backend.generate(request):
+                if isinstance(event, DoneEvent):
+                    order.append(name)
+                    return event.stats.cancel_reason
+            return None  # pragma: no cover
+
+        jobs = [
+            asyncio.ensure_future(ask("multi", MULTILINE)),
+            asyncio.ensure_future(ask("late", INLINE, time.perf_counter() + 0.01)),
+            asyncio.ensure_future(ask("inline", INLINE)),
+        ]
+        await asyncio.sleep(0.1)
+        gate.set()
+        await blocker
+        reasons = await asyncio.gather(*jobs)
+        assert reasons == [None, QUEUE_DEADLINE, None]
+
+    run(scenario())
+    assert order == ["late", "inline", "multi"]  # the late one is answered first: dropped without work
+
+
+# -- through the gateway -----------------------------------------------------------------------------------
+
+
+@pytest.mark.model
+def test_a_saturated_gateway_answers_429_with_retry_after_and_keeps_serving(service: CompletionService) -> None:
+    settings = make_settings(**{"admission.max_in_flight": 2, "admission.per_tenant": 8})
+    stalled = CompletionService(StallingBackend(service.backend), service.profile, settings)
+    app = create_app(stalled, owns_backend=False)
+    body = {"segments": {"prefix": "x = "}, "mode": "inline"}
+    with serve_app(app) as url:
+        held: list[threading.Thread] = []
+        for index in range(2):  # two requests hold the two places until their deadline passes
+
+            def hold(index: int = index) -> None:
+                with httpx.Client(base_url=url, timeout=0.6) as client, contextlib.suppress(httpx.TimeoutException):
+                    client.post("/v1/completions", json={**body, "session_id": f"s{index}"})
+
+            held.append(threading.Thread(target=hold))
+            held[-1].start()
+        with httpx.Client(base_url=url, timeout=10) as client:
+            while stalled.admission.in_flight < 2:
+                threading.Event().wait(0.01)
+            refused = client.post("/v1/completions", json=body)
+            assert refused.status_code == 429
+            assert int(refused.headers["Retry-After"]) >= 1
+            error = refused.json()["error"]
+            assert error["type"] == "overloaded"
+            assert "in flight" in error["message"]
+            assert error["retry_after_ms"] >= 1000
+            for thread in held:
+                thread.join(10)
+            while stalled.admission.in_flight:  # the clients hung up: their requests end and give back places
+                threading.Event().wait(0.01)
+            assert client.get("/healthz").status_code == 200
+    assert stalled.admission.refused["engine"] == 1
+
+
+@pytest.mark.model
+def test_a_request_past_its_deadline_is_stopped_not_left_hanging(service: CompletionService) -> None:
+    settings = make_settings(**{"admission.request_timeout_ms": 300})
+    stalling = StallingBackend(service.backend)
+    stalled = CompletionService(stalling, service.profile, settings)
+    result = run(asyncio.wait_for(stalled.complete(CompletionRequest(prefix="x = ")), 5))
+    assert result.finish_reason == "cancelled"
+    assert 300 <= result.timings.total_ms < 2000
+    assert stalling.released == 1
+    assert stalled.admission.in_flight == 0
