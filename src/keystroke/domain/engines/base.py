@@ -117,6 +117,8 @@ class GenerationRequest:
     # (a time.perf_counter() value) is dropped unstarted, cancelled with reason "queue deadline"
     priority: int = 0
     queue_deadline: float | None = None
+    # what a fleet routes on for prefix affinity (tenant namespace + file); empty: no affinity
+    route_key: str = ""
 
 
 @dataclass(frozen=True)

@@ -39,13 +39,11 @@ from keystroke.domain.engines.base import (
     GenerationRequest,
     GenerationStats,
     ModelInfo,
-    Prompt,
-    Special,
     TokenEvent,
 )
 from keystroke.domain.engines.kv_slots import Chunk, SlotStore, common_prefix_length, plan_chunk
 from keystroke.domain.engines.llama_kv import LiveKv, open_two_sequence_context
-from keystroke.domain.engines.llama_vocabulary import read_vocabulary
+from keystroke.domain.engines.llama_tokenizer import LlamaTokenizer
 from keystroke.domain.engines.model_source import ModelSource
 from keystroke.errors import EngineError, ModelLoadError
 
@@ -56,8 +54,8 @@ RESTORE_MIN_GAIN = 16  # restore a slot when it shares this many more tokens tha
 SUPERSEDE_SHARE = 0.75  # a saved slot sharing this much of its tokens with a newer one is its older version
 
 
-class LlamaEngine:
-    """A loaded GGUF model and its single context."""
+class LlamaEngine(LlamaTokenizer):
+    """A loaded GGUF model and its single context (and, as a `LlamaTokenizer`, its vocabulary)."""
 
     def __init__(
         self,
@@ -87,10 +85,7 @@ class LlamaEngine:
         except (ValueError, RuntimeError) as exc:
             raise ModelLoadError(f"llama.cpp could not load {source.path}: {exc}") from exc
         open_two_sequence_context(self._llm)
-        self._vocab_ptr = llama_cpp.llama_model_get_vocab(self._llm.model)
-        self.vocabulary = read_vocabulary(llama_cpp, self._vocab_ptr)
-        self._add_bos = bool(llama_cpp.llama_vocab_get_add_bos(self._vocab_ptr))
-        self._bos = int(llama_cpp.llama_vocab_bos(self._vocab_ptr))
+        super().__init__(self._llm)
         self.n_ctx = n_ctx
         self.prefill_chunk = prefill_chunk
         self.info = ModelInfo(
@@ -106,42 +101,6 @@ class LlamaEngine:
         self.last_prompt: list[int] = []
         self._saved_len = -1
         self._saved_logits: Logits | None = None
-
-    # -- tokenizer (read-only, any thread) -------------------------------------------------------------
-
-    def tokenize(self, text: str) -> list[int]:
-        if not text:
-            return []
-        return list(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenize(text))
-
-    def tail_start(self, text: str, max_tokens: int) -> int:
-        tokens = self.tokenize(text)
-        if len(tokens) <= max_tokens:
-            return 0
-        kept = b"".join(self.vocabulary.pieces[t] for t in tokens[len(tokens) - max_tokens :])
-        return len(text) - len(kept.decode("utf-8", "ignore"))
-
-    def head_end(self, text: str, max_tokens: int) -> int:
-        tokens = self.tokenize(text)
-        if len(tokens) <= max_tokens:
-            return len(text)
-        kept = b"".join(self.vocabulary.pieces[t] for t in tokens[:max_tokens])
-        return len(kept.decode("utf-8", "ignore"))
-
-    def encode(self, prompt: Prompt) -> list[int]:
-        tokens = [self._bos] if self._add_bos and self._bos >= 0 else []
-        for part in prompt.parts:
-            if isinstance(part, Special):
-                token = self.vocabulary.special.get(part.text)
-                if token is None:
-                    raise EngineError(f"the model's vocabulary has no control token {part.text!r}")
-                tokens.append(token)
-            else:
-                tokens.extend(self.tokenize(part))
-        return tokens
 
     # -- generation (worker thread only) ----------------------------------------------------------------
 

@@ -20,7 +20,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def engine_options(function: F) -> F:
-    """--config, --model, --profile, --n-ctx, --threads: the options every model-loading command takes."""
+    """--config, --model, --profile, --n-ctx, --threads, and the remote-engine options: what every
+    model-loading command takes."""
     options = [
         click.option(
             "--config",
@@ -36,6 +37,23 @@ def engine_options(function: F) -> F:
         click.option("--profile", help="Prompt profile override, e.g. 'l2r' or 'starcoder:spm' (see `models`)."),
         click.option("--n-ctx", type=int, help="Context window in tokens (default 2048)."),
         click.option("--threads", type=int, help="CPU threads for llama.cpp (default: all cores)."),
+        click.option(
+            "--engine-url",
+            "engine_urls",
+            multiple=True,
+            help="Use remote OpenAI-compatible engines instead of the embedded one: a replica's base URL "
+            "(repeat for a fleet), e.g. http://127.0.0.1:8000 for vLLM.",
+        ),
+        click.option("--remote-model", help="Remote: the model name to ask the engines for (default: theirs)."),
+        click.option(
+            "--tokenizer",
+            help="Remote: a GGUF ('default', a path, hf:...) with the remote model's vocabulary, for exact budgets.",
+        ),
+        click.option(
+            "--routing",
+            type=click.Choice(["affinity", "round_robin"]),
+            help="Remote: keep a file on one replica (affinity, default) or spread requests (round_robin).",
+        ),
     ]
     for option in reversed(options):
         function = option(function)
@@ -50,6 +68,11 @@ def settings_from(options: dict[str, Any], **more: Any) -> Any:
         "engine.profile": options.get("profile"),
         "engine.n_ctx": options.get("n_ctx"),
         "engine.n_threads": options.get("threads"),
+        "engine.kind": "remote" if options.get("engine_urls") else None,
+        "engine.urls": list(options["engine_urls"]) if options.get("engine_urls") else None,
+        "engine.remote_model": options.get("remote_model"),
+        "engine.tokenizer": options.get("tokenizer"),
+        "engine.routing": options.get("routing"),
         **more,
     }
     return load_settings(options.get("config"), overrides=overrides)

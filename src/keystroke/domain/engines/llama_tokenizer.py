@@ -1,0 +1,71 @@
+"""A model's own tokenizer, from a llama.cpp model: token counts for prompt budgets, and prompt encoding.
+
+`LlamaTokenizer` wraps a loaded `llama_cpp.Llama`; `load_tokenizer` loads only a GGUF's vocabulary (no
+weights, a few megabytes and milliseconds), which is what a gateway in front of remote engines needs to cut
+prompts to the remote model's token budget. Read-only after construction: any thread may call it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keystroke.domain.engines.base import Prompt, Special
+from keystroke.domain.engines.llama_vocabulary import read_vocabulary
+from keystroke.domain.engines.model_source import ModelSource
+from keystroke.errors import EngineError, ModelLoadError
+
+
+class LlamaTokenizer:
+    def __init__(self, llm: Any) -> None:
+        import llama_cpp
+
+        self._llm = llm
+        self._vocab_ptr = llama_cpp.llama_model_get_vocab(llm.model)
+        self.vocabulary = read_vocabulary(llama_cpp, self._vocab_ptr)
+        self._add_bos = bool(llama_cpp.llama_vocab_get_add_bos(self._vocab_ptr))
+        self._bos = int(llama_cpp.llama_vocab_bos(self._vocab_ptr))
+
+    def tokenize(self, text: str) -> list[int]:
+        if not text:
+            return []
+        return list(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenize(text))
+
+    def tail_start(self, text: str, max_tokens: int) -> int:
+        tokens = self.tokenize(text)
+        if len(tokens) <= max_tokens:
+            return 0
+        kept = b"".join(self.vocabulary.pieces[t] for t in tokens[len(tokens) - max_tokens :])
+        return len(text) - len(kept.decode("utf-8", "ignore"))
+
+    def head_end(self, text: str, max_tokens: int) -> int:
+        tokens = self.tokenize(text)
+        if len(tokens) <= max_tokens:
+            return len(text)
+        kept = b"".join(self.vocabulary.pieces[t] for t in tokens[:max_tokens])
+        return len(kept.decode("utf-8", "ignore"))
+
+    def encode(self, prompt: Prompt) -> list[int]:
+        tokens = [self._bos] if self._add_bos and self._bos >= 0 else []
+        for part in prompt.parts:
+            if isinstance(part, Special):
+                token = self.vocabulary.special.get(part.text)
+                if token is None:
+                    raise EngineError(f"the model's vocabulary has no control token {part.text!r}")
+                tokens.append(token)
+            else:
+                tokens.extend(self.tokenize(part))
+        return tokens
+
+
+def load_tokenizer(source: ModelSource) -> LlamaTokenizer:
+    """The vocabulary of a GGUF file, without its weights."""
+    import llama_cpp
+
+    try:
+        llm = llama_cpp.Llama(model_path=str(source.path), vocab_only=True, verbose=False)
+    except (ValueError, RuntimeError) as exc:
+        raise ModelLoadError(f"llama.cpp could not read the vocabulary of {source.path}: {exc}") from exc
+    return LlamaTokenizer(llm)
