@@ -81,6 +81,20 @@ class EngineSettings(_Section):
         "only the live one. The default model needs about 23 MB per 1,000 tokens.",
     )
     kv_slots: int = Field(16, ge=1, le=1024, description="Most saved KV slots, least recently used evicted first.")
+    speculative: Literal["off", "on", "gated"] = Field(
+        "gated",
+        description="Speculative decoding by prompt lookup: 'gated' measures it against plain decoding per language "
+        "and lane and keeps it only where it pays; 'on' or 'off' everywhere.",
+    )
+    speculative_samples: int = Field(
+        20, ge=1, le=100_000, description="Gated: requests measured each way per language and lane before deciding."
+    )
+    speculative_min_accept: float = Field(
+        1.5, ge=0, description="Gated: the least mean accepted draft length (tokens per verification) to keep it."
+    )
+    speculative_min_gain: float = Field(
+        1.1, ge=0, description="Gated: the least decode speed-up (plain ms per token / speculative) to keep it."
+    )
     kv_chunk_min: int = Field(
         32,
         ge=0,

@@ -246,6 +246,7 @@ class CompletionService:
             rank=plan if progress.ranked else None,
             cache_owner=progress.namespace,
             route_key=f"{progress.namespace}\x1f{request.filepath or request.session_id or ''}",
+            speculation_key=f"{request.language or 'text'}/{progress.mode}",
         )
 
     def _advance(self, progress: _Progress, event: TokenEvent) -> list[CompletionEvent]:

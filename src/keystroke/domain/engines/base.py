@@ -119,6 +119,8 @@ class GenerationRequest:
     queue_deadline: float | None = None
     # what a fleet routes on for prefix affinity (tenant namespace + file); empty: no affinity
     route_key: str = ""
+    # what the speculative-decoding rollout gate measures and decides on: "language/lane"
+    speculation_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,8 @@ class GenerationStats:
     cancel_reason: str | None = None
     candidates: tuple[Candidate, ...] = ()
     decoded_candidates: int = 1
+    draft_rounds: int = 0  # speculative decoding: batches that verified a draft
+    draft_accepted: int = 0  # draft tokens accepted in them
 
 
 @dataclass(frozen=True)

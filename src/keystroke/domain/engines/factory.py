@@ -11,6 +11,7 @@ from keystroke.errors import ConfigError
 def build_backend(settings: EngineSettings) -> InferenceBackend:
     if settings.kind == "embedded":
         from keystroke.domain.engines.embedded import EmbeddedBackend
+        from keystroke.domain.engines.speculation import SpeculationGate
 
         return EmbeddedBackend(
             resolve_model(settings.model),
@@ -20,6 +21,12 @@ def build_backend(settings: EngineSettings) -> InferenceBackend:
             slot_bytes=settings.kv_slots_mb << 20,
             max_slots=settings.kv_slots,
             min_chunk=settings.kv_chunk_min,
+            speculation=SpeculationGate(
+                settings.speculative,
+                samples=settings.speculative_samples,
+                min_accept=settings.speculative_min_accept,
+                min_gain=settings.speculative_min_gain,
+            ),
         )
     if settings.kind == "remote":
         return build_remote(settings)

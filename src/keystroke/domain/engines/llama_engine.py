@@ -45,6 +45,7 @@ from keystroke.domain.engines.kv_slots import Chunk, SlotStore, common_prefix_le
 from keystroke.domain.engines.llama_kv import LiveKv, open_two_sequence_context
 from keystroke.domain.engines.llama_tokenizer import LlamaTokenizer
 from keystroke.domain.engines.model_source import ModelSource
+from keystroke.domain.engines.speculation import SpeculationGate, lookup_draft
 from keystroke.errors import EngineError, ModelLoadError
 
 Logits = npt.NDArray[np.float32]
@@ -67,6 +68,7 @@ class LlamaEngine(LlamaTokenizer):
         slot_bytes: int = 256 << 20,
         max_slots: int = 16,
         min_chunk: int = 32,
+        speculation: SpeculationGate | None = None,
     ) -> None:
         import llama_cpp
 
@@ -98,6 +100,7 @@ class LlamaEngine(LlamaTokenizer):
         self._live = LiveKv(llama_cpp, self._llm)
         self.slots = SlotStore(slot_bytes, max_slots)
         self.min_chunk = min_chunk if self._live.can_shift else 0
+        self.gate = speculation or SpeculationGate()
         self.last_prompt: list[int] = []
         self._saved_len = -1
         self._saved_logits: Logits | None = None
@@ -118,9 +121,15 @@ class LlamaEngine(LlamaTokenizer):
         finish: FinishReason = "cancelled"
         candidates: tuple[Candidate, ...] = ()
         produced, decoded = 0, 1
+        drafts: Drafts | None = None
         if logits is not None:
             limit = min(request.max_tokens, room)
-            greedy = self._decode(logits, request, limit, emit)
+            speculate = request.rank is None and self.gate.choose(request.speculation_key)
+            drafts = Drafts() if speculate else None
+            greedy = self._decode(logits, request, limit, emit, drafts=drafts)
+            if greedy.finish != "cancelled":
+                spent = (time.perf_counter() - decode_started) * 1000
+                self.gate.record(request.speculation_key, speculate, greedy.produced, spent, drafts or Drafts())
             produced, finish = greedy.produced, greedy.finish
             if request.rank is not None and finish != "cancelled":
                 candidates, extra, decoded = self._rank(len(tokens), logits, request, limit, greedy)
@@ -138,6 +147,8 @@ class LlamaEngine(LlamaTokenizer):
             cancel_reason=request.cancel.reason if finish == "cancelled" else None,
             candidates=candidates,
             decoded_candidates=decoded,
+            draft_rounds=drafts.rounds if drafts else 0,
+            draft_accepted=drafts.accepted if drafts else 0,
         )
 
     def reset(self) -> None:
@@ -238,20 +249,34 @@ class LlamaEngine(LlamaTokenizer):
         return True
 
     def _decode(
-        self, logits: Logits, request: GenerationRequest, limit: int, emit: Emit, start: Sequence[int] = ()
+        self,
+        logits: Logits,
+        request: GenerationRequest,
+        limit: int,
+        emit: Emit,
+        start: Sequence[int] = (),
+        drafts: Drafts | None = None,
     ) -> _Run:
         """Greedy decoding under the forced prefix, stop check and cancel flag; `start` forces the first
-        tokens (a branch). The KV state must end at the prompt; it ends after the last evaluated token."""
+        tokens (a branch). With `drafts`, each token evaluated is verified together with a prompt-lookup draft
+        (`speculation.py`), and the accepted draft tokens are emitted without evaluating them again. The KV
+        state must end at the prompt; it ends after the last evaluated token."""
         vocab = self.vocabulary
         stop_ids = vocab.end_ids | {vocab.special[t] for t in request.stop_tokens if t in vocab.special}
         remaining = request.forced_prefix.encode("utf-8")
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         chosen: list[int] = []
+        verified: list[int] = []  # accepted draft tokens, already in the KV state, still to emit
+        after_verified: Logits | None = None
         text = ""
         for produced in range(1, limit + 1):
             if request.cancel.cancelled:
                 return _Run(tuple(chosen), text, produced - 1, "cancelled")
-            token = start[produced - 1] if produced <= len(start) else self._pick(logits, remaining)
+            in_kv = bool(verified)
+            if in_kv:
+                token = verified.pop(0)
+            else:
+                token = start[produced - 1] if produced <= len(start) else self._pick(logits, remaining)
             if token in stop_ids:
                 return _Run(tuple(chosen), text, produced - 1, "eos")
             chosen.append(token)
@@ -265,9 +290,30 @@ class LlamaEngine(LlamaTokenizer):
                 return _Run(tuple(chosen), text, produced, "stop")
             if produced == limit:
                 break
-            self._eval([token])
-            logits = self._logits()
+            if in_kv:
+                if not verified and after_verified is not None:
+                    logits = after_verified
+                continue
+            draft = lookup_draft(self.last_prompt + chosen, length=limit - produced) if drafts and not remaining else []
+            if draft:
+                logits, verified, after_verified = self._verify(token, draft, drafts)
+            else:
+                self._eval([token])
+                logits = self._logits()
         return _Run(tuple(chosen), text, limit, "length")
+
+    def _verify(self, token: int, draft: list[int], drafts: Drafts | None) -> tuple[Logits, list[int], Logits]:
+        """Evaluate `token` and `draft` in one batch; keep the draft's prefix greedy decoding agrees with.
+        Returns (logits after `token`, accepted draft tokens, logits after the last accepted one)."""
+        rows = self._live.eval_all([token, *draft], len(self.vocabulary))
+        accepted = 0
+        while accepted < len(draft) and int(np.argmax(rows[accepted])) == draft[accepted]:
+            accepted += 1
+        self._truncate(len(self._live.tokens) - (len(draft) - accepted))
+        if drafts is not None:
+            drafts.rounds += 1
+            drafts.accepted += accepted
+        return rows[0], draft[:accepted], rows[accepted]
 
     def _rank(
         self, prompt_len: int, logits: Logits, request: GenerationRequest, limit: int, greedy: _Run
@@ -325,14 +371,7 @@ class LlamaEngine(LlamaTokenizer):
         """log P(text | prompt), evaluating `text` in one batch right after the prompt."""
         tokens = self.tokenize(text)[: max(1, self._llm.n_batch - 1)]
         self._truncate(prompt_len)
-        batch = self._llm._batch  # llama-cpp-python's reusable batch; public Llama.eval keeps only the last row
-        batch.set_batch(batch=tokens, n_past=prompt_len, logits_all=True)
-        self._llm._ctx.decode(batch)
-        self._live.tokens.extend(tokens)
-        self._llm.n_tokens = len(self._live.tokens)
-        rows = np.ctypeslib.as_array(
-            self._lib.llama_get_logits(self._llm.ctx), shape=(len(tokens), len(self.vocabulary))
-        )
+        rows = self._live.eval_all(tokens, len(self.vocabulary))
         total = 0.0
         for index, token in enumerate(tokens):
             row = logits if index == 0 else rows[index - 1]
@@ -361,6 +400,14 @@ class LlamaEngine(LlamaTokenizer):
 
     def close(self) -> None:
         self._llm.close()
+
+
+@dataclass
+class Drafts:
+    """Speculative decoding's tally for one request: verification rounds and draft tokens accepted."""
+
+    rounds: int = 0
+    accepted: int = 0
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,9 @@ import ctypes
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from keystroke.domain.engines.kv_slots import Chunk, Slot
 from keystroke.errors import EngineError
 
@@ -62,6 +65,16 @@ class LiveKv:
         self._llm.n_tokens = len(self.tokens)
         self._llm.eval(list(tokens))
         self.tokens.extend(tokens)
+
+    def eval_all(self, tokens: Sequence[int], n_vocab: int) -> npt.NDArray[np.float32]:
+        """Evaluate `tokens` in one batch keeping every position's logits (row i: after tokens[: i + 1])."""
+        batch = self._llm._batch  # llama-cpp-python's reusable batch; its public eval keeps only the last row
+        batch.set_batch(batch=list(tokens), n_past=len(self.tokens), logits_all=True)
+        self._llm._ctx.decode(batch)
+        self.tokens.extend(tokens)
+        self._llm.n_tokens = len(self.tokens)
+        rows = self._lib.llama_get_logits(self._llm.ctx)
+        return np.ctypeslib.as_array(rows, shape=(len(tokens), n_vocab)).copy()
 
     def truncate(self, length: int) -> None:
         if length < len(self.tokens):

@@ -113,6 +113,45 @@ def kv_bench(files: tuple[Path, ...], visits: int, keys: int, json_out: Path | N
         click.echo(f"results written to {json_out}")
 
 
+@bench_group.command("speculative")
+@click.option(
+    "--file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Source file to complete in (default: Python's own textwrap.py).",
+)
+@click.option(
+    "--positions", type=click.IntRange(min=2), default=12, show_default=True, help="Cursor positions per lane."
+)
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write results here.")
+@engine_options
+def speculative_bench(file: Path | None, positions: int, json_out: Path | None, **options: Any) -> None:
+    """Speculative decoding by prompt lookup, on and off side by side per lane: mean accepted draft length,
+    decode time per token, first-action latency, and the rollout gate's decision."""
+    from tqdm import tqdm
+
+    from keystroke.benchmarks.speculative import LANES, format_speculative, run_speculative
+    from keystroke.domain.engines.embedded import EmbeddedBackend
+    from keystroke.services.factory import build_service
+
+    source = file or Path(textwrap.__file__)
+    settings = settings_from(options)
+
+    async def run() -> Any:
+        service = build_service(settings)
+        assert isinstance(service.backend, EmbeddedBackend)
+        try:
+            with tqdm(total=positions * len(LANES), desc="speculative", unit="pos", disable=None) as bar:
+                return await run_speculative(service, service.backend, source, positions, bar.update)
+        finally:
+            await service.backend.aclose()
+
+    report = asyncio.run(run())
+    click.echo(format_speculative(report.summary()))
+    if json_out is not None:
+        json_out.write_text(json.dumps(report.to_json(), indent=1))
+        click.echo(f"results written to {json_out}")
+
+
 @bench_group.command("redaction")
 @click.option(
     "--file",
