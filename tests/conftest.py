@@ -41,7 +41,9 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
 
 
 def make_settings(**overrides: Any) -> Settings:
-    return load_settings(environ={}, overrides={"engine.n_threads": 2, **overrides})
+    # speculation off: its gate's measuring phase alternates batched and single-token decoding, whose logits
+    # differ slightly, and tests compare answers; tests/engine/test_speculation.py covers it
+    return load_settings(environ={}, overrides={"engine.n_threads": 2, "engine.speculative": "off", **overrides})
 
 
 @pytest.fixture(scope="session")

@@ -89,3 +89,21 @@ def test_the_engine_accepts_drafts_on_repetitive_code_and_keeps_its_kv_state_con
     assert len(in_kv) >= len(text) - 12
     assert "register('item_" in text
     assert report["python/multiline"]["requests"] == [1, 0]
+
+
+@pytest.mark.model
+def test_the_gated_engine_measures_both_ways_then_decides(backend: EmbeddedBackend) -> None:
+    def work(engine: LlamaEngine) -> Any:
+        previous, engine.gate = engine.gate, SpeculationGate("gated", samples=2)
+        try:
+            for _ in range(4):
+                request = GenerationRequest(Prompt((REPETITIVE,)), max_tokens=12, speculation_key="python/multiline")
+                engine.run(request, lambda _event: None, 0.0)
+            return engine.gate.report()["python/multiline"]
+        finally:
+            engine.gate = previous
+
+    report = run(backend.call(work))
+    assert report["requests"] == [2, 2]
+    assert report["decision"] is not None
+    assert report["gain"] is not None

@@ -195,6 +195,7 @@ def test_the_openapi_document_matches_the_routes(gateway: Gateway) -> None:
         "/v1/models": {"get"},
         "/v1/policy": {"get"},
         "/v1/audit": {"get"},
+        "/v1/usage": {"get"},
         "/healthz": {"get"},
         "/infill": {"post"},
     }
@@ -213,3 +214,14 @@ def test_resident_memory_of_the_server_stays_under_600_mb(gateway: Gateway) -> N
     current, peak = gateway.resident_mb()
     assert peak <= 600, f"peak resident memory {peak:.0f} MB"
     assert current <= peak
+
+
+def test_usage_counts_the_callers_requests_and_tokens(gateway: Gateway) -> None:
+    with gateway.client() as client:
+        before = client.get("/v1/usage").json()
+        client.post("/v1/completions", json={**BODY, "mode": "inline"})
+        after = client.get("/v1/usage").json()
+    assert after["tenant"] == "local"
+    assert after["requests"] == before["requests"] + 1
+    assert after["decoded_tokens"] > before["decoded_tokens"]
+    assert after["prompt_tokens"] > before["prompt_tokens"]

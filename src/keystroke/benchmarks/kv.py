@@ -76,7 +76,7 @@ class KvReport:
 
 
 @dataclass
-class _Editor:
+class ScriptedFile:
     """One file being edited: its text as typed so far, and where the typing goes next."""
 
     name: str
@@ -127,7 +127,7 @@ async def run_kv(
             engine.slots.counters = type(engine.slots.counters)()
 
         await backend.call(configure)
-        editors = [_editor(path, visits * keys_per_visit) for path in files]
+        editors = [scripted_file(path, visits * keys_per_visit) for path in files]
         for visit in range(visits):
             for editor in editors:
                 await _visit(service, editor, visit, keys_per_visit, name, report)
@@ -138,14 +138,14 @@ async def run_kv(
     return report
 
 
-def _editor(path: Path, keystrokes: int) -> _Editor:
+def scripted_file(path: Path, keystrokes: int) -> ScriptedFile:
     text = path.read_text(encoding="utf-8")
     offsets = typing_plan(text, keystrokes, start_fraction=0.5)
-    return _Editor(path.name, text, offsets[-1], offsets)
+    return ScriptedFile(path.name, text, offsets[-1], offsets)
 
 
 async def _visit(
-    service: CompletionService, editor: _Editor, visit: int, keys: int, configuration: str, report: KvReport
+    service: CompletionService, editor: ScriptedFile, visit: int, keys: int, configuration: str, report: KvReport
 ) -> None:
     for index, offset in enumerate(editor.offsets[visit * keys : (visit + 1) * keys]):
         if index == 0 and editor.visits > 0:

@@ -40,6 +40,7 @@ class Shown:
     latency_ms: float  # from the request to the answer, as the editor saw it
     chars: int
     accepted: bool = False
+    text: str = ""
 
 
 @dataclass
@@ -90,7 +91,8 @@ class ReplayReport:
         }
 
     def to_json(self) -> dict[str, Any]:
-        return {"summary": self.summary(), "shown": [asdict(s) for s in self.shown], "server": self.server}
+        shown = [{k: v for k, v in asdict(s).items() if k != "text"} for s in self.shown]  # no code in results
+        return {"summary": self.summary(), "shown": shown, "server": self.server}
 
 
 class ReplayEditor:
@@ -188,7 +190,8 @@ class ReplayEditor:
             self.cursor,
         ):
             self.report.stale_shown += 1
-        self.report.shown.append(Shown(str(computed_for.get("lane", "?")), latency, len(item.insert_text)))
+        lane = str(computed_for.get("lane", "?"))
+        self.report.shown.append(Shown(lane, latency, len(item.insert_text), text=item.insert_text))
         self.on_screen = item.insert_text
 
     def _cancel_pending(self) -> None:
@@ -221,15 +224,15 @@ async def run_replay(
             for task in tasks:
                 if report.keystrokes >= keystrokes:
                     break
-                await _replay_task(editor, task, rng, keystrokes, progress)
+                await replay_task(editor, task, rng, keystrokes, progress)
             await asyncio.sleep(0.5)  # let the last answers land before reading the counters
             report.server = await stats(client)
     return report
 
 
-async def _replay_task(
-    editor: ReplayEditor, task: Task, rng: random.Random, keystrokes: int, progress: Progress | None
-) -> None:
+async def replay_task(editor: Any, task: Task, rng: random.Random, keystrokes: int, progress: Progress | None) -> None:
+    """One task retyped through `editor` (a ReplayEditor, or any client with its open, apply, close,
+    on_screen and report)."""
     typist = Typist(task, rng)
     editor.open(Path(task.path).resolve().as_uri(), typist.text, typist.cursor)
     report = editor.report

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 
@@ -103,6 +104,7 @@ class CompletionService:
         self._rules = exclusion_rules(settings)
         self._cuts: LruCache[str, PrefixCutMemo] = LruCache("prompt cut memos per namespace", 256)
         self.admission = AdmissionControl(settings.admission, clock)
+        self._usage: dict[str, Counter[str]] = {}  # per tenant name: running totals (see `usage`)
 
     async def complete(self, request: CompletionRequest, tenant: Tenant = LOCAL_TENANT) -> CompletionResult:
         """The whole completion at once (the non-streaming path)."""
@@ -175,6 +177,7 @@ class CompletionService:
             self._sessions.end(session, generation.cancel)
             retained = generation.prompt.render() if tenant.retain_code else ""
             self._audit(tenant, original, result, request_id, len(vault), retained, progress.emitted)
+            self._count(tenant, stats, result)
 
     def _validate(self, request: CompletionRequest) -> None:
         limits = self.settings.limits
@@ -345,6 +348,23 @@ class CompletionService:
             outcome=outcome,
         )
         self.audit.record(tenant, record, RetainedCode(prompt, completion) if prompt else None)
+
+    def usage(self, tenant: Tenant) -> dict[str, int]:
+        """The tenant's running totals since the service started (what `GET /v1/usage` answers)."""
+        return dict(self._usage.get(tenant.name, Counter()))
+
+    def _count(self, tenant: Tenant, stats: GenerationStats | None, result: CompletionResult | None) -> None:
+        totals = self._usage.setdefault(tenant.name, Counter())
+        totals["requests"] += 1
+        totals["shown"] += bool(result and result.text)
+        if stats is not None:
+            totals["prompt_tokens"] += stats.prompt_tokens
+            totals["cached_tokens"] += stats.cached_tokens
+            totals["decoded_tokens"] += stats.completion_tokens
+            totals["draft_rounds"] += stats.draft_rounds
+            totals["draft_accepted"] += stats.draft_accepted
+            if not (result and result.text):
+                totals["unshown_decoded_tokens"] += stats.completion_tokens
 
     def _since(self, start: float) -> float:
         return (self._clock() - start) * 1000

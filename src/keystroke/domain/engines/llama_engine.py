@@ -100,7 +100,7 @@ class LlamaEngine(LlamaTokenizer):
         self._live = LiveKv(llama_cpp, self._llm)
         self.slots = SlotStore(slot_bytes, max_slots)
         self.min_chunk = min_chunk if self._live.can_shift else 0
-        self.gate = speculation or SpeculationGate()
+        self.gate = speculation or SpeculationGate("off")
         self.last_prompt: list[int] = []
         self._saved_len = -1
         self._saved_logits: Logits | None = None

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import textwrap
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from keystroke.transports.cli.main import engine_options, settings_from
+
+T = TypeVar("T")
 
 
 @click.group("bench")
@@ -40,29 +44,15 @@ def typing_bench(file: Path | None, keystrokes: int, cold_every: int, json_out: 
     The floor is llama.cpp alone doing the same work for the same keystroke (same prompt delta on the same
     cached prefix, same number of decoded tokens), timed on the same engine in the same run.
     """
-    from tqdm import tqdm
-
     from keystroke.benchmarks.typing import format_typing, run_typing
-    from keystroke.domain.engines.embedded import EmbeddedBackend
-    from keystroke.services.factory import build_service
 
     source = file or Path(textwrap.__file__)
-    settings = settings_from(options)
 
-    async def run() -> Any:
-        service = build_service(settings)
-        assert isinstance(service.backend, EmbeddedBackend)
-        try:
-            with tqdm(total=keystrokes, desc="typing", unit="key", disable=None) as bar:
-                return await run_typing(service, service.backend, source, keystrokes, cold_every, bar.update)
-        finally:
-            await service.backend.aclose()
+    async def work(service: Any, backend: Any, progress: Callable[[int], None]) -> Any:
+        return await run_typing(service, backend, source, keystrokes, cold_every, progress)
 
-    report = asyncio.run(run())
-    click.echo(format_typing(report.summary()))
-    if json_out is not None:
-        json_out.write_text(json.dumps(report.to_json(), indent=1))
-        click.echo(f"results written to {json_out}")
+    report = _on_embedded(settings_from(options), keystrokes, "typing", "key", work)
+    _report(format_typing(report.summary()), report.to_json(), json_out)
 
 
 @bench_group.command("kv")
@@ -87,30 +77,16 @@ def kv_bench(files: tuple[Path, ...], visits: int, keys: int, json_out: Path | N
     import glob
     import shlex
 
-    from tqdm import tqdm
-
     from keystroke.benchmarks.kv import CONFIGURATIONS, format_kv, run_kv
-    from keystroke.domain.engines.embedded import EmbeddedBackend
-    from keystroke.services.factory import build_service
 
     sources = list(files) or [Path(str(m.__file__)) for m in (textwrap, shlex, fnmatch, glob)]
-    settings = settings_from(options)
 
-    async def run() -> Any:
-        service = build_service(settings)
-        assert isinstance(service.backend, EmbeddedBackend)
-        total = len(CONFIGURATIONS) * visits * keys * len(sources)
-        try:
-            with tqdm(total=total, desc="kv", unit="key", disable=None) as bar:
-                return await run_kv(service, service.backend, sources, visits, keys, bar.update)
-        finally:
-            await service.backend.aclose()
+    async def work(service: Any, backend: Any, progress: Callable[[int], None]) -> Any:
+        return await run_kv(service, backend, sources, visits, keys, progress)
 
-    report = asyncio.run(run())
-    click.echo(format_kv(report.summary()))
-    if json_out is not None:
-        json_out.write_text(json.dumps(report.to_json(), indent=1))
-        click.echo(f"results written to {json_out}")
+    total = len(CONFIGURATIONS) * visits * keys * len(sources)
+    report = _on_embedded(settings_from(options), total, "kv", "key", work)
+    _report(format_kv(report.summary()), report.to_json(), json_out)
 
 
 @bench_group.command("speculative")
@@ -127,29 +103,129 @@ def kv_bench(files: tuple[Path, ...], visits: int, keys: int, json_out: Path | N
 def speculative_bench(file: Path | None, positions: int, json_out: Path | None, **options: Any) -> None:
     """Speculative decoding by prompt lookup, on and off side by side per lane: mean accepted draft length,
     decode time per token, first-action latency, and the rollout gate's decision."""
-    from tqdm import tqdm
-
     from keystroke.benchmarks.speculative import LANES, format_speculative, run_speculative
-    from keystroke.domain.engines.embedded import EmbeddedBackend
-    from keystroke.services.factory import build_service
 
     source = file or Path(textwrap.__file__)
+
+    async def work(service: Any, backend: Any, progress: Callable[[int], None]) -> Any:
+        return await run_speculative(service, backend, source, positions, progress)
+
+    report = _on_embedded(settings_from(options), positions * len(LANES), "speculative", "pos", work)
+    _report(format_speculative(report.summary()), report.to_json(), json_out)
+
+
+@bench_group.command("fleet")
+@click.option("--replicas", type=click.IntRange(min=2, max=8), default=2, show_default=True)
+@click.option(
+    "--file",
+    "files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A file to edit (repeat; default: four modules of Python's standard library).",
+)
+@click.option("--visits", type=click.IntRange(min=2), default=3, show_default=True, help="Rounds over the files.")
+@click.option("--keys", type=click.IntRange(min=1), default=6, show_default=True, help="Keystrokes per visit.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write results here.")
+@engine_options
+def fleet_bench(
+    replicas: int, files: tuple[Path, ...], visits: int, keys: int, json_out: Path | None, **options: Any
+) -> None:
+    """A fleet of stock llama_cpp.server replicas behind the remote backend: prefix-affinity hit rate and
+    latency beside round robin, failover time when a replica is killed mid-stream, and requests to hung
+    replicas ending by their deadline. Needs llama-cpp-python's server extra (pip install 'keystroke[test]')."""
+    import fnmatch
+    import glob
+    import shlex
+
+    from tqdm import tqdm
+
+    from keystroke.benchmarks.engine_processes import start_llama_server
+    from keystroke.benchmarks.fleet import (
+        FleetReport,
+        format_fleet,
+        run_deadline,
+        run_failover,
+        run_routing,
+        start_fleet,
+    )
+    from keystroke.domain.engines.model_source import resolve_model
+
+    sources = list(files) or [Path(str(m.__file__)) for m in (textwrap, shlex, fnmatch, glob)]
+    settings = settings_from(options, **{"engine.tokenizer": options.get("model") or "default"})
+    model = resolve_model(settings.engine.model).path
+    threads = max(1, (settings.engine.n_threads or os.cpu_count() or 1) // replicas)
+    fleet = start_fleet(model, replicas, threads)
+    report = FleetReport(replicas, [s.name for s in sources])
+    try:
+        urls = [replica.url for replica in fleet]
+        with tqdm(total=2 * visits * keys * len(sources), desc="fleet", unit="key", disable=None) as bar:
+            report.routing = asyncio.run(run_routing(settings, urls, sources, visits, keys, bar.update))
+        victim = start_llama_server(model, threads=threads)
+        try:
+            report.failover = asyncio.run(run_failover(settings, victim, urls[0]))
+        finally:
+            victim.stop()
+        report.deadline = asyncio.run(run_deadline(settings, fleet, 3))
+    finally:
+        for replica in fleet:
+            replica.stop()
+    _report(format_fleet(report.to_json()), report.to_json(), json_out)
+
+
+@bench_group.command("load")
+@click.option(
+    "--editors",
+    default="1,2,3,4,6,8",
+    show_default=True,
+    help="Numbers of simultaneous editors to try, comma-separated, in increasing order.",
+)
+@click.option("--keys", type=click.IntRange(min=2), default=16, show_default=True, help="Keystrokes per editor.")
+@click.option("--burst", type=click.IntRange(min=1), default=5, show_default=True, help="Keys between pauses.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write results here.")
+@engine_options
+def load_bench(editors: str, keys: int, burst: int, seed: int, json_out: Path | None, **options: Any) -> None:
+    """N simulated editors typing at once against the embedded engine (each its own tenant and file):
+    inline first-action p50/p95 per N, the largest N within p95 <= 300 ms, and the 429s beyond it."""
+    import argparse
+    import ast
+    import calendar
+    import csv
+    import difflib
+    import fnmatch
+    import glob
+    import shlex
+
+    from tqdm import tqdm
+
+    from keystroke.benchmarks.load import format_load, run_level
+    from keystroke.services.factory import build_service
+
+    try:
+        counts = [int(part) for part in editors.split(",")]
+    except ValueError as exc:
+        raise click.BadParameter(f"not a comma-separated list of numbers: {editors!r}", param_hint="--editors") from exc
+    if not counts or min(counts) < 1:
+        raise click.BadParameter("every number of editors must be at least 1", param_hint="--editors")
+    modules = (textwrap, shlex, fnmatch, glob, argparse, ast, calendar, csv, difflib)
+    sources = [Path(str(m.__file__)) for m in modules]
     settings = settings_from(options)
 
-    async def run() -> Any:
+    async def run() -> list[dict[str, Any]]:
         service = build_service(settings)
-        assert isinstance(service.backend, EmbeddedBackend)
+        levels = []
         try:
-            with tqdm(total=positions * len(LANES), desc="speculative", unit="pos", disable=None) as bar:
-                return await run_speculative(service, service.backend, source, positions, bar.update)
+            with tqdm(total=len(counts), desc="load", unit="level", disable=None) as bar:
+                for count in counts:
+                    level = await run_level(service, sources, count, keys, burst, seed)
+                    levels.append(level.summary())
+                    bar.update(1)
         finally:
             await service.backend.aclose()
+        return levels
 
-    report = asyncio.run(run())
-    click.echo(format_speculative(report.summary()))
-    if json_out is not None:
-        json_out.write_text(json.dumps(report.to_json(), indent=1))
-        click.echo(f"results written to {json_out}")
+    levels = asyncio.run(run())
+    _report(format_load(levels), levels, json_out)
 
 
 @bench_group.command("redaction")
@@ -185,10 +261,7 @@ def redaction_bench(file: Path | None, runs: int, json_out: Path | None) -> None
         cold, keystroke = costs(text, runs, lambda: bar.update())
     report = RedactionReport(detection_rates(), len(files), lines, kinds, examples, text.count("\n"), cold, keystroke)
     report.library_ms = library_scan_ms(text)
-    click.echo(format_report(report))
-    if json_out is not None:
-        json_out.write_text(json.dumps(report.as_json(), indent=1))
-        click.echo(f"results written to {json_out}")
+    _report(format_report(report), report.as_json(), json_out)
 
 
 @bench_group.command("gateway")
@@ -220,10 +293,7 @@ def gateway_bench(requests: int, json_out: Path | None, **options: Any) -> None:
 
     with gateway_process(passthrough) as (url, pid):
         report = asyncio.run(run(url, pid))
-    click.echo(format_gateway(report.summary()))
-    if json_out is not None:
-        json_out.write_text(json.dumps(report.to_json(), indent=1))
-        click.echo(f"results written to {json_out}")
+    _report(format_gateway(report.summary()), report.to_json(), json_out)
 
 
 @bench_group.command("context")
@@ -322,10 +392,73 @@ def replay_bench(
         tqdm(total=keystrokes, desc="replay", unit="key", disable=None) as bar,
     ):
         report = asyncio.run(run_replay(url, repo, tasks, keystrokes, seed, bar.update, server_log))
-    click.echo(format_replay(report.summary()))
-    if json_out is not None:
-        json_out.write_text(json.dumps(report.to_json(), indent=1))
-        click.echo(f"results written to {json_out}")
+    _report(format_replay(report.summary()), report.to_json(), json_out)
+
+
+@bench_group.command("naive")
+@click.option(
+    "--repo",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Repository whose Python functions the simulated users retype (default: the standard library's email "
+    "package).",
+)
+@click.option("--keystrokes", type=click.IntRange(min=1), default=400, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the tasks and of the typists.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write results here.")
+@engine_options
+def naive_bench(repo: Path | None, keystrokes: int, seed: int, json_out: Path | None, **options: Any) -> None:
+    """keystroke versus a naive set-up on the same typing replay and model, one after the other in one run.
+
+    \b
+    naive:     the stock `python -m llama_cpp.server` and a client that sends the text before the cursor
+               150 ms after each keystroke (no cancellation; stale answers hidden).
+    keystroke: `keystroke lsp` against `keystroke serve`.
+    Prints first-action p50/p95 and their ratio, engine CPU-seconds per shown suggestion, and wasted decode
+    tokens (generated but never shown). Needs llama-cpp-python's server extra: pip install 'keystroke[test]'.
+    """
+    import email
+
+    from tqdm import tqdm
+
+    from keystroke.benchmarks.engine_processes import process_cpu_seconds, start_llama_server
+    from keystroke.benchmarks.gateway import gateway_process
+    from keystroke.benchmarks.naive import SideReport, compare, format_naive, run_naive, tokens_of, usage_of
+    from keystroke.benchmarks.replay import run_replay
+    from keystroke.benchmarks.typist import find_tasks
+    from keystroke.domain.engines.llama_tokenizer import load_tokenizer
+    from keystroke.domain.engines.model_source import resolve_model
+    from keystroke.domain.engines.remote import fetch_model_id
+
+    root = repo or Path(str(email.__file__)).parent
+    tasks = find_tasks(root, max(10, keystrokes // 100), seed)
+    if not tasks:
+        raise click.UsageError(f"no Python function of 4-25 lines under {root} to retype")
+    settings = settings_from(options)
+    source = resolve_model(settings.engine.model)
+    tokenizer = load_tokenizer(source)
+    threads = settings.engine.n_threads or max(1, os.cpu_count() or 1)
+    engine = start_llama_server(source.path, threads=threads, n_ctx=settings.engine.n_ctx)
+    try:
+        model, before = fetch_model_id(engine.url, None), engine.cpu_seconds()
+        with tqdm(total=keystrokes, desc="naive", unit="key", disable=None) as bar:
+            report, decoded = asyncio.run(run_naive(engine.url, model, tasks, keystrokes, seed, bar.update))
+        naive = SideReport(report, engine.cpu_seconds() - before, decoded)
+        naive.shown_model_tokens = tokens_of(report.shown, tokenizer.count_tokens, ("naive",))
+    finally:
+        engine.stop()
+    with gateway_process(_engine_args(options)) as (url, pid):
+        before = process_cpu_seconds(pid)
+        with tqdm(total=keystrokes, desc="keystroke", unit="key", disable=None) as bar:
+            report = asyncio.run(run_replay(url, root, tasks, keystrokes, seed, bar.update))
+        usage = asyncio.run(usage_of(url))
+        ours = SideReport(report, process_cpu_seconds(pid) - before, usage.get("decoded_tokens", 0))
+        ours.shown_model_tokens = tokens_of(report.shown, tokenizer.count_tokens, ("inline", "multiline"))
+        ours.extra = {
+            "lanes": dict(report.summary()["lanes"]),
+            "unshown_decoded_tokens": usage.get("unshown_decoded_tokens"),
+        }
+    result = compare(naive, ours)
+    _report(format_naive(result), result, json_out)
 
 
 def _engine_args(options: dict[str, Any]) -> list[str]:
@@ -335,3 +468,30 @@ def _engine_args(options: dict[str, Any]) -> list[str]:
     if options.get("config") is not None:
         args += ["--config", str(options["config"])]
     return args
+
+
+def _on_embedded(settings: Any, total: int, desc: str, unit: str, work: Callable[..., Awaitable[T]]) -> T:
+    """Build the embedded service, run `work(service, backend, progress)` under a progress bar, close it."""
+    from tqdm import tqdm
+
+    from keystroke.domain.engines.embedded import EmbeddedBackend
+    from keystroke.services.factory import build_service
+
+    async def run() -> T:
+        service = build_service(settings)
+        assert isinstance(service.backend, EmbeddedBackend)
+        try:
+            with tqdm(total=total, desc=desc, unit=unit, disable=None) as bar:
+                return await work(service, service.backend, bar.update)
+        finally:
+            await service.backend.aclose()
+
+    return asyncio.run(run())
+
+
+def _report(table: str, payload: Any, json_out: Path | None) -> None:
+    """Print the table; write the JSON when asked."""
+    click.echo(table)
+    if json_out is not None:
+        json_out.write_text(json.dumps(payload, indent=1))
+        click.echo(f"results written to {json_out}")

@@ -3,7 +3,8 @@
 Routes: `POST /v1/completions` (JSON or Server-Sent Events), `POST /infill` (llama-server's, for llama.vim
 and llama.vscode; `infill.py`), `GET /v1/models`, `GET /v1/policy` (the organisation's exclusion globs and
 secret patterns, for editors to apply before upload), `GET /v1/audit` (the caller's own tenant's audit
-records), `GET /healthz`, and the OpenAPI document at `/openapi.json`. Every `/v1/`
+records), `GET /v1/usage` (the caller's tenant's running totals: requests, tokens decoded and wasted),
+`GET /healthz`, and the OpenAPI document at `/openapi.json`. Every `/v1/`
 route answers for the tenant of the request's API key (`auth.py`). A client that hangs up stops its
 generation, streamed or not. Interactive docs are off: they load their scripts from a CDN, and the gateway
 must work offline.
@@ -35,6 +36,7 @@ from keystroke.transports.http.schemas import (
     ModelCard,
     ModelList,
     Policy,
+    UsageTotals,
 )
 from keystroke.transports.http.sse import event_stream
 
@@ -127,6 +129,11 @@ def create_app(service: CompletionService, *, auth: Authenticator | None = None,
             raise InvalidRequestError(f"limit must be between 1 and 1000, got {limit}", "limit")
         records = service.audit.records(tenant, limit) if service.audit is not None else []
         return AuditList(tenant=tenant.name, data=records)
+
+    @app.get("/v1/usage", response_model=UsageTotals, responses=_ERRORS)
+    async def usage(request: Request) -> UsageTotals:
+        tenant = auth.tenant(request)
+        return UsageTotals(tenant=tenant.name, **service.usage(tenant))
 
     @app.get("/healthz", response_model=Health)
     async def healthz() -> Health:

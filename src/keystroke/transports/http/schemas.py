@@ -188,5 +188,19 @@ class AuditList(BaseModel):
     data: list[dict[str, Any]]
 
 
+class UsageTotals(BaseModel):
+    """The caller's tenant's running totals since the gateway started."""
+
+    tenant: str
+    requests: int = 0
+    shown: int = Field(0, description="Requests answered with a suggestion.")
+    prompt_tokens: int = 0
+    cached_tokens: int = Field(0, description="Prompt tokens served from the engine's KV cache.")
+    decoded_tokens: int = Field(0, description="Tokens the engine generated, shown or not.")
+    unshown_decoded_tokens: int = Field(0, description="Tokens generated for requests that showed nothing.")
+    draft_rounds: int = Field(0, description="Speculative decoding: draft verifications.")
+    draft_accepted: int = Field(0, description="Speculative decoding: draft tokens accepted.")
+
+
 class ErrorBody(BaseModel):
     error: ErrorDetail
