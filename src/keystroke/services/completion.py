@@ -108,12 +108,16 @@ class CompletionService:
 
     async def complete(self, request: CompletionRequest, tenant: Tenant = LOCAL_TENANT) -> CompletionResult:
         """The whole completion at once (the non-streaming path)."""
-        async for event in self.stream(request, tenant):
-            if isinstance(event, Finished):
-                return event.result
+        stream = self.stream(request, tenant)
+        try:
+            async for event in stream:
+                if isinstance(event, Finished):
+                    return event.result
+        finally:
+            await stream.aclose()  # the audit record, usage and admission settle now
         raise AssertionError("stream ended without a Finished event")  # pragma: no cover
 
-    def stream(self, request: CompletionRequest, tenant: Tenant = LOCAL_TENANT) -> AsyncIterator[CompletionEvent]:
+    def stream(self, request: CompletionRequest, tenant: Tenant = LOCAL_TENANT) -> Admitted:
         """FirstAction when the first line is complete, Delta per further line, then Finished.
 
         Checks the request and admits it before returning, so a bad one (or one refused with 429) fails here,

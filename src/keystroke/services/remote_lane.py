@@ -102,7 +102,7 @@ class EmbeddedLane:
         except EngineError as exc:
             raise RemoteUnavailableError(f"the engine failed: {exc}") from exc
         finally:
-            await stream.aclose()  # type: ignore[attr-defined]
+            await stream.aclose()
         return RemoteAnswer(text, self.model, first_ms)
 
     async def aclose(self) -> None:

@@ -50,7 +50,11 @@ def build_remote(settings: EngineSettings) -> InferenceBackend:
             raise ConfigError(f"engine URL {url!r} must start with http:// or https://")
     model = settings.remote_model or fetch_model_id(settings.urls[0], settings.remote_key)
     tokenizer = load_tokenizer(resolve_model(settings.tokenizer)) if settings.tokenizer else None
-    special = frozenset(tokenizer.vocabulary.special) if tokenizer is not None else frozenset()
+    vocabulary = (
+        (tokenizer.vocabulary.fingerprint, frozenset(tokenizer.vocabulary.special))
+        if tokenizer is not None
+        else (f"approx:{model}", frozenset[str]())
+    )
     policy = (
         AffinityRing(settings.urls, load_factor=settings.load_factor)
         if settings.routing == "affinity"
@@ -63,4 +67,4 @@ def build_remote(settings: EngineSettings) -> InferenceBackend:
         health_interval_s=settings.health_interval_s,
         n_ctx=settings.n_ctx,
     )
-    return RemoteBackend(settings.urls, policy, tokenizer or ApproxTokenizer(), options, special)
+    return RemoteBackend(settings.urls, policy, tokenizer or ApproxTokenizer(), options, vocabulary)

@@ -52,6 +52,7 @@ Logits = npt.NDArray[np.float32]
 Emit = Callable[[GenerationEvent], None]
 STASH_MIN_TOKENS = 64  # save the live state before losing at least this many tokens of it (saving: ~3 ms/1k)
 RESTORE_MIN_GAIN = 16  # restore a slot when it shares this many more tokens than the live state
+DRAFT_TOKENS = 8  # longest prompt-lookup draft verified in one batch
 SUPERSEDE_SHARE = 0.75  # a saved slot sharing this much of its tokens with a newer one is its older version
 
 
@@ -294,7 +295,9 @@ class LlamaEngine(LlamaTokenizer):
                 if not verified and after_verified is not None:
                     logits = after_verified
                 continue
-            draft = lookup_draft(self.last_prompt + chosen, length=limit - produced) if drafts and not remaining else []
+            draft = []
+            if drafts is not None and not remaining:
+                draft = lookup_draft(self.last_prompt + chosen, length=min(DRAFT_TOKENS, limit - produced))
             if draft:
                 logits, verified, after_verified = self._verify(token, draft, drafts)
             else:

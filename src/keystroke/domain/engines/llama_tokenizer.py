@@ -17,6 +17,7 @@ from keystroke.errors import EngineError, ModelLoadError
 
 class LlamaTokenizer:
     def __init__(self, llm: Any) -> None:
+        """`llm`: a `llama_cpp.Llama`, or a vocabulary-only `LlamaModel` (both have `.model` and `.tokenize`)."""
         import llama_cpp
 
         self._llm = llm
@@ -61,11 +62,14 @@ class LlamaTokenizer:
 
 
 def load_tokenizer(source: ModelSource) -> LlamaTokenizer:
-    """The vocabulary of a GGUF file, without its weights."""
+    """The vocabulary of a GGUF file, without its weights or a context."""
     import llama_cpp
+    from llama_cpp import _internals
 
+    params = llama_cpp.llama_model_default_params()
+    params.vocab_only = True
     try:
-        llm = llama_cpp.Llama(model_path=str(source.path), vocab_only=True, verbose=False)
+        model = _internals.LlamaModel(path_model=str(source.path), params=params, verbose=False)
     except (ValueError, RuntimeError) as exc:
         raise ModelLoadError(f"llama.cpp could not read the vocabulary of {source.path}: {exc}") from exc
-    return LlamaTokenizer(llm)
+    return LlamaTokenizer(model)

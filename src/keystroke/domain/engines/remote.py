@@ -88,8 +88,15 @@ class RemoteOptions:
 
 class RemoteBackend:
     def __init__(
-        self, urls: Sequence[str], policy: Policy, tokenizer: Tokenizer, options: RemoteOptions, special: frozenset[str]
+        self,
+        urls: Sequence[str],
+        policy: Policy,
+        tokenizer: Tokenizer,
+        options: RemoteOptions,
+        vocabulary: tuple[str, frozenset[str]],
     ) -> None:
+        """`vocabulary`: the tokenizer's fingerprint and control tokens (what cache keys and FIM detection need)."""
+        tokenizer_id, special = vocabulary
         self.replicas = [Replica(url.rstrip("/")) for url in urls]
         self.policy = policy
         self.tokenizer = tokenizer
@@ -99,7 +106,7 @@ class RemoteBackend:
         self.info = ModelInfo(
             name=options.model,
             source=", ".join(r.url for r in self.replicas),
-            tokenizer_id=str(getattr(getattr(tokenizer, "vocabulary", None), "fingerprint", f"approx:{options.model}")),
+            tokenizer_id=tokenizer_id,
             n_ctx=options.n_ctx,
             special_tokens=special,
         )

@@ -441,9 +441,11 @@ def naive_bench(repo: Path | None, keystrokes: int, seed: int, json_out: Path | 
     try:
         model, before = fetch_model_id(engine.url, None), engine.cpu_seconds()
         with tqdm(total=keystrokes, desc="naive", unit="key", disable=None) as bar:
-            report, decoded = asyncio.run(run_naive(engine.url, model, tasks, keystrokes, seed, bar.update))
-        naive = SideReport(report, engine.cpu_seconds() - before, decoded)
+            client = asyncio.run(run_naive(engine.url, model, tasks, keystrokes, seed, bar.update))
+        report = client.report
+        naive = SideReport(report, engine.cpu_seconds() - before, client.decoded_tokens, answer_ms=client.answer_ms)
         naive.shown_model_tokens = tokens_of(report.shown, tokenizer.count_tokens, ("naive",))
+        naive.extra = {"stale": client.stale, "empty": report.empty}
     finally:
         engine.stop()
     with gateway_process(_engine_args(options)) as (url, pid):
@@ -453,7 +455,9 @@ def naive_bench(repo: Path | None, keystrokes: int, seed: int, json_out: Path | 
         usage = asyncio.run(usage_of(url))
         ours = SideReport(report, process_cpu_seconds(pid) - before, usage.get("decoded_tokens", 0))
         ours.shown_model_tokens = tokens_of(report.shown, tokenizer.count_tokens, ("inline", "multiline"))
+        lanes = report.summary()["latency_ms"]
         ours.extra = {
+            "model_lanes_first_action_ms": {lane: lanes[lane] for lane in ("inline", "multiline") if lane in lanes},
             "lanes": dict(report.summary()["lanes"]),
             "unshown_decoded_tokens": usage.get("unshown_decoded_tokens"),
         }

@@ -26,8 +26,8 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from keystroke.domain.prompt.assembly import Snippet
-from keystroke.services.completion import CompletionService
-from keystroke.services.types import CompletionEvent, CompletionRequest, CompletionResult, Delta, Finished, FirstAction
+from keystroke.services.completion import Admitted, CompletionService
+from keystroke.services.types import CompletionRequest, CompletionResult, Delta, Finished, FirstAction
 from keystroke.transports.http.auth import Authenticator
 from keystroke.transports.http.disconnect import CLIENT_CLOSED, until_disconnected
 from keystroke.transports.http.errors import error_for
@@ -100,9 +100,7 @@ async def _collect(lines: AsyncIterator[tuple[str, CompletionResult | None]]) ->
     return text, result
 
 
-async def _within_time(
-    events: AsyncIterator[CompletionEvent], limit_ms: float | None
-) -> AsyncIterator[tuple[str, CompletionResult | None]]:
+async def _within_time(events: Admitted, limit_ms: float | None) -> AsyncIterator[tuple[str, CompletionResult | None]]:
     """(text, None) per shown line, then ("", result); lines after `limit_ms` past the first are not waited
     for (closing the stream cancels the generation)."""
     first_at: float | None = None
@@ -120,7 +118,7 @@ async def _within_time(
                 yield "", None
                 return
     finally:
-        await events.aclose()  # type: ignore[attr-defined]
+        await events.aclose()
 
 
 async def _sse(
