@@ -54,7 +54,13 @@ class EngineSettings(_Section):
         1.25, ge=1.0, le=10.0, description="Remote affinity: a replica takes at most this times the mean load."
     )
     stall_timeout_ms: float = Field(
-        3000.0, gt=0, description="Remote: a replica silent this long mid-request is failed over."
+        3000.0, gt=0, description="Remote: a replica silent this long between two pieces of an answer is failed over."
+    )
+    first_token_timeout_ms: float = Field(
+        10000.0,
+        gt=0,
+        description="Remote: a replica that sends nothing this long after a request (it evaluates the prompt "
+        "first) is failed over.",
     )
     health_interval_s: float = Field(2.0, gt=0, description="Remote: seconds between health checks of replicas.")
     model: str = Field(

@@ -169,3 +169,72 @@ def test_a_request_past_its_deadline_is_stopped_not_left_hanging(service: Comple
     assert 300 <= result.timings.total_ms < 2000
     assert stalling.released == 1
     assert stalled.admission.in_flight == 0
+
+
+@pytest.mark.model
+def test_a_queued_request_that_is_superseded_ends_at_once_not_when_the_engine_reaches_it(backend: Any) -> None:
+    import time
+
+    async def scenario() -> float:
+        gate = threading.Event()
+        blocker = asyncio.ensure_future(backend.call(lambda _engine: gate.wait(10)))
+        await asyncio.sleep(0.05)
+        request = GenerationRequest(Prompt(("x = ",)), max_tokens=2)
+        started = time.perf_counter()
+
+        async def consume() -> str | None:
+            async for event in backend.generate(request):
+                if isinstance(event, DoneEvent):
+                    return event.stats.cancel_reason
+            return None  # pragma: no cover
+
+        waiting = asyncio.ensure_future(consume())
+        await asyncio.sleep(0.05)
+        request.cancel.cancel("superseded")
+        reason = await asyncio.wait_for(waiting, 2)
+        ended = time.perf_counter() - started
+        gate.set()
+        await blocker
+        assert reason == "superseded"
+        return ended
+
+    assert run(scenario()) < 1.0  # the engine was busy for 10 s at most; the stream did not wait for it
+
+
+@pytest.mark.model
+def test_the_language_servers_gateway_lane_waits_out_retry_after(service: CompletionService) -> None:
+    from keystroke.errors import RemoteUnavailableError
+    from keystroke.services.remote_lane import GatewayLane
+
+    settings = make_settings(**{"admission.max_in_flight": 1})
+    stalled = CompletionService(StallingBackend(service.backend), service.profile, settings)
+    now = [0.0]
+    with serve_app(create_app(stalled, owns_backend=False)) as url:
+
+        def hold() -> None:
+            with httpx.Client(base_url=url, timeout=0.8) as client, contextlib.suppress(httpx.TimeoutException):
+                client.post("/v1/completions", json={"segments": {"prefix": "x = "}, "session_id": "held"})
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        while stalled.admission.in_flight < 1:
+            threading.Event().wait(0.01)
+
+        async def ask_three_times() -> list[str]:
+            lane = GatewayLane(url, clock=lambda: now[0])
+            messages = []
+            try:
+                for advance in (0.0, 0.5, 0.0):
+                    now[0] += advance
+                    with pytest.raises(RemoteUnavailableError) as refused:
+                        await lane.complete(CompletionRequest(prefix="y = ", mode="inline"))
+                    messages.append(str(refused.value))
+            finally:
+                await lane.aclose()
+            return messages
+
+        messages = run(ask_three_times())
+        holder.join(10)
+    assert "429" in messages[0]
+    assert messages[1].startswith("gateway overloaded; asking again in 0.5 s")
+    assert stalled.admission.refused["engine"] == 1  # the second and third were not sent

@@ -124,7 +124,7 @@ def test_a_replica_killed_mid_stream_fails_over_and_the_answer_continues(
 def test_a_hung_replica_is_failed_over_after_the_stall_timeout(
     fleet: list[EngineProcess], victim: EngineProcess
 ) -> None:
-    backend = make_remote([victim.url, fleet[0].url], stall_timeout_ms=500)
+    backend = make_remote([victim.url, fleet[0].url], stall_timeout_ms=500, first_token_timeout_ms=500)
     backend.policy = RoundRobin([victim.url, fleet[0].url])
     victim.pause()
     started = time.perf_counter()
@@ -137,7 +137,7 @@ def test_a_hung_replica_is_failed_over_after_the_stall_timeout(
 
 
 def test_no_request_hangs_past_its_deadline_when_every_replica_hangs(victim: EngineProcess) -> None:
-    backend = make_remote([victim.url], stall_timeout_ms=60_000)
+    backend = make_remote([victim.url], stall_timeout_ms=60_000, first_token_timeout_ms=60_000)
     settings = make_settings(**{"admission.request_timeout_ms": 800})
     service = CompletionService(backend, build_service_profile(backend), settings)
     victim.pause()

@@ -34,6 +34,7 @@ from keystroke.services.types import CompletionRequest
 Progress = Callable[[int], None]
 FAILOVER_PROMPT = "# The first thirty square numbers, one per line:\nsquares = [\n    1,\n    4,\n"
 DEADLINE_MS = 1000.0
+COLD_PROMPT_MS = 30_000.0  # a CPU replica on one thread evaluates a cold 1,000-token prompt for seconds
 
 
 @dataclass
@@ -68,7 +69,8 @@ async def run_routing(
 ) -> dict[str, dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
     for routing in ("affinity", "round_robin"):
-        backend = build_backend(remote_settings(settings, urls, routing=routing).engine)
+        engine = remote_settings(settings, urls, routing=routing, first_token_timeout_ms=COLD_PROMPT_MS)
+        backend = build_backend(engine.engine)
         assert isinstance(backend, RemoteBackend)
         service = CompletionService(backend, detect_profile(backend.info.special_tokens), settings)
         await _flush(backend, len(urls))
@@ -103,7 +105,9 @@ async def _flush(backend: RemoteBackend, replicas: int) -> None:
 
 
 async def run_failover(settings: Settings, victim: EngineProcess, survivor: str) -> dict[str, Any]:
-    backend = build_backend(remote_settings(settings, [victim.url, survivor]).engine)
+    backend = build_backend(
+        remote_settings(settings, [victim.url, survivor], first_token_timeout_ms=COLD_PROMPT_MS).engine
+    )
     assert isinstance(backend, RemoteBackend)
     backend.policy = RoundRobin([victim.url, survivor])  # the victim is asked first
     text, finish = "", None
@@ -130,7 +134,9 @@ async def run_deadline(settings: Settings, hung: list[EngineProcess], requests: 
     timed = settings.model_copy(
         update={"admission": settings.admission.model_copy(update={"request_timeout_ms": DEADLINE_MS})}
     )
-    backend = build_backend(remote_settings(timed, [r.url for r in hung], stall_timeout_ms=60_000.0).engine)
+    backend = build_backend(
+        remote_settings(timed, [r.url for r in hung], stall_timeout_ms=60_000.0, first_token_timeout_ms=60_000.0).engine
+    )
     assert isinstance(backend, RemoteBackend)
     service = CompletionService(backend, detect_profile(backend.info.special_tokens), timed)
     for replica in hung:

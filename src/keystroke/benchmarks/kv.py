@@ -8,6 +8,8 @@ The same keystrokes run once per configuration on one engine, emptied before eac
 - `slots`: saved slots, no chunk moving (after the earlier edit, everything from it is evaluated again);
 - `live only`: neither (one KV state, what the engine did before slots).
 
+Speculative decoding is off in every configuration (it is measured by `bench speculative`).
+
 Reported per configuration, over warm keystrokes (all but each file's very first): the share of prompt tokens
 served from the KV cache, split into keystrokes that come back to a file (`return`) and keystrokes typed in
 place (`typing`), with first-action latency.
@@ -23,6 +25,7 @@ from typing import Any
 from keystroke.benchmarks.typing import typing_plan
 from keystroke.domain.engines.embedded import EmbeddedBackend
 from keystroke.domain.engines.llama_engine import LlamaEngine
+from keystroke.domain.engines.speculation import SpeculationGate
 from keystroke.domain.statistics import percentiles
 from keystroke.services.completion import CompletionService
 from keystroke.services.types import CompletionRequest
@@ -117,11 +120,12 @@ async def run_kv(
     progress: Progress | None = None,
 ) -> KvReport:
     report = KvReport(backend.info.name, [f.name for f in files])
-    slot_bytes, min_chunk = await backend.call(lambda engine: (engine.slots.budget_bytes, engine.min_chunk))
+    slot_bytes, min_chunk, gate = await backend.call(lambda e: (e.slots.budget_bytes, e.min_chunk, e.gate))
     for name, (slots, chunks) in CONFIGURATIONS.items():
 
         def configure(engine: LlamaEngine, slots: bool = slots, chunks: bool = chunks) -> None:
             engine.reset()
+            engine.gate = SpeculationGate("off")
             engine.slots.budget_bytes = slot_bytes if slots else 0
             engine.min_chunk = min_chunk if chunks else 0
             engine.slots.counters = type(engine.slots.counters)()
@@ -134,7 +138,7 @@ async def run_kv(
                 if progress:
                     progress(keys_per_visit)
         report.engine[name] = await backend.call(lambda engine: asdict(engine.slots.counters))
-    await backend.call(lambda engine: _restore(engine, slot_bytes, min_chunk))
+    await backend.call(lambda engine: _restore(engine, slot_bytes, min_chunk, gate))
     return report
 
 
@@ -166,9 +170,9 @@ async def _visit(
     editor.visits += 1
 
 
-def _restore(engine: LlamaEngine, slot_bytes: int, min_chunk: int) -> None:
+def _restore(engine: LlamaEngine, slot_bytes: int, min_chunk: int, gate: SpeculationGate) -> None:
     engine.reset()
-    engine.slots.budget_bytes, engine.min_chunk = slot_bytes, min_chunk
+    engine.slots.budget_bytes, engine.min_chunk, engine.gate = slot_bytes, min_chunk, gate
 
 
 def format_kv(summary: dict[str, Any]) -> str:

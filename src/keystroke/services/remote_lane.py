@@ -13,7 +13,8 @@ with what happened; the editor service then answers from the local lane.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -110,12 +111,19 @@ class EmbeddedLane:
 
 
 class GatewayLane:
-    def __init__(self, url: str, key: str | None = None, timeout_s: float = 10.0) -> None:
+    """The gateway over HTTP + SSE. After a 429 it does not ask again until the gateway's Retry-After has
+    passed (the local lane answers meanwhile), so an overloaded gateway is not pressed harder."""
+
+    def __init__(
+        self, url: str, key: str | None = None, timeout_s: float = 10.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self.url = url.rstrip("/")
         self._client = httpx.AsyncClient(base_url=self.url, headers=headers, timeout=timeout_s)
         self._model = "unknown"
         self._tokenizer_id = "unknown"
+        self._clock = clock
+        self._retry_at = 0.0
 
     @property
     def model(self) -> str:
@@ -144,11 +152,16 @@ class GatewayLane:
             raise RemoteUnavailableError(f"gateway {self.url} did not describe itself: {_describe(exc)}") from exc
 
     async def complete(self, request: CompletionRequest) -> RemoteAnswer:
+        wait = self._retry_at - self._clock()
+        if wait > 0:
+            raise RemoteUnavailableError(f"gateway overloaded; asking again in {wait:.1f} s")
         body = _body(request)
         try:
             async with self._client.stream("POST", "/v1/completions", json=body) as response:
                 if response.status_code != 200:
                     await response.aread()
+                    if response.status_code == 429:
+                        self._retry_at = self._clock() + _retry_after_s(response)
                     raise RemoteUnavailableError(f"gateway answered {response.status_code}: {response.text[:200]}")
                 return await self._read(_events(response), request.mode == "inline")
         except httpx.HTTPError as exc:
@@ -205,6 +218,14 @@ async def _events(response: httpx.Response) -> AsyncIterator[tuple[str, dict[str
             except ValueError as exc:
                 raise RemoteUnavailableError(f"gateway sent an unreadable event: {data[:100]!r}") from exc
             name, data = "message", ""
+
+
+def _retry_after_s(response: httpx.Response) -> float:
+    """The wait a 429 asks for: its Retry-After header in seconds (1 if absent or unreadable)."""
+    try:
+        return max(0.0, float(response.headers.get("Retry-After", "1")))
+    except ValueError:
+        return 1.0
 
 
 def _describe(exc: BaseException) -> str:

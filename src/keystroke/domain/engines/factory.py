@@ -64,6 +64,7 @@ def build_remote(settings: EngineSettings) -> InferenceBackend:
         model=model,
         api_key=settings.remote_key,
         stall_timeout_s=settings.stall_timeout_ms / 1000,
+        first_token_timeout_s=settings.first_token_timeout_ms / 1000,
         health_interval_s=settings.health_interval_s,
         n_ctx=settings.n_ctx,
     )

@@ -6,8 +6,9 @@ the model's FIM profile, so any engine that reads control tokens in the prompt t
 spellings inside user text are broken with a zero-width space, so code cannot inject them.
 
 Failure handling, per request:
-- a replica that refuses the connection, answers an error status, breaks the stream, or sends nothing for
-  `stall_timeout_s` is marked unhealthy and the request fails over to the next replica in the policy's order;
+- a replica that refuses the connection, answers an error status, breaks the stream, sends nothing for
+  `first_token_timeout_s` before its first piece (the prompt's evaluation) or for `stall_timeout_s` between
+  pieces is marked unhealthy and the request fails over to the next replica in the policy's order;
   the text already streamed is appended to the prompt, so the next replica continues where the first stopped
   and the editor sees one uninterrupted answer;
 - the cancel token (superseded request, closed client, the service's deadline) is checked every `POLL_S`
@@ -82,6 +83,7 @@ class RemoteOptions:
     api_key: str | None = None
     connect_timeout_s: float = 1.0
     stall_timeout_s: float = 3.0
+    first_token_timeout_s: float = 10.0
     health_interval_s: float = 2.0
     n_ctx: int = 4096
 
@@ -212,8 +214,10 @@ class RemoteBackend:
         url = f"{replica.url}/v1/completions"
         exchange = asyncio.ensure_future(_exchange(client, url, payload, headers, lines))
         try:
+            limit = self.options.first_token_timeout_s  # a cold prompt is silent while the engine evaluates it
             while True:
-                line = await self._next_line(lines, request)
+                line = await self._next_line(lines, request, limit)
+                limit = self.options.stall_timeout_s
                 if line is None:  # cancelled
                     yield "", "cancelled"
                     return
@@ -229,17 +233,17 @@ class RemoteBackend:
             await asyncio.gather(exchange, return_exceptions=True)
 
     async def _next_line(
-        self, lines: asyncio.Queue[str | BaseException | None], request: GenerationRequest
+        self, lines: asyncio.Queue[str | BaseException | None], request: GenerationRequest, limit_s: float
     ) -> str | None:
-        """The next data line; None once the request is cancelled; ReplicaFailedError on a stall or a broken stream."""
-        waited = 0.0
+        """The next data line within `limit_s`; None once the request is cancelled; ReplicaFailedError on a
+        stall or a broken stream."""
+        started = time.perf_counter()
         while not request.cancel.cancelled:
             try:
                 item = await asyncio.wait_for(lines.get(), POLL_S)
             except TimeoutError:
-                waited += POLL_S
-                if waited >= self.options.stall_timeout_s:
-                    raise ReplicaFailedError(f"sent nothing for {self.options.stall_timeout_s:.1f} s") from None
+                if time.perf_counter() - started >= limit_s:
+                    raise ReplicaFailedError(f"sent nothing for {limit_s:.1f} s") from None
                 continue
             if isinstance(item, ReplicaFailedError):
                 raise item

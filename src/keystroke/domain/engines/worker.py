@@ -31,6 +31,7 @@ from keystroke.errors import EngineCrashedError, EngineError, EngineUnavailableE
 
 log = logging.getLogger("keystroke.engine")
 QUEUE_DEADLINE = "queue deadline"
+QUEUED_POLL_S = 0.02  # how often a queued job's stream checks whether it was cancelled meanwhile
 AFTER_QUEUED = 1 << 30  # functions run on the engine (benchmark timing) and shutdown wait for queued generations
 
 T = TypeVar("T")
@@ -53,6 +54,7 @@ class _Job:
     request: GenerationRequest
     emit: Callable[[GenerationEvent | _Failed], None]
     enqueued: float
+    started: bool = False  # set by the worker thread when the job's turn comes
 
 
 class EngineWorker(Generic[E]):
@@ -78,8 +80,9 @@ class EngineWorker(Generic[E]):
             except RuntimeError:  # the consumer's event loop is closed: nobody is listening any more
                 request.cancel.cancel("consumer gone")
 
-        self._put(request.priority, _Job(request, emit, time.perf_counter()))
-        return _stream(events, request)
+        job = _Job(request, emit, time.perf_counter())
+        self._put(request.priority, job)
+        return _stream(events, job)
 
     async def call(self, function: Callable[[E], T]) -> T:
         """Run `function(engine)` on the worker thread, once the generations queued before it have run."""
@@ -119,6 +122,7 @@ class EngineWorker(Generic[E]):
                 log.exception("engine worker: a job failed outside its own error handling")
 
     def _run(self, job: _Job) -> None:
+        job.started = True
         now = time.perf_counter()
         queue_ms = (now - job.enqueued) * 1000
         deadline = job.request.queue_deadline
@@ -135,13 +139,25 @@ class EngineWorker(Generic[E]):
         job.emit(DoneEvent(stats))
 
 
-async def _stream(
-    events: asyncio.Queue[GenerationEvent | _Failed], request: GenerationRequest
-) -> AsyncIterator[GenerationEvent]:
+async def _stream(events: asyncio.Queue[GenerationEvent | _Failed], job: _Job) -> AsyncIterator[GenerationEvent]:
+    """The job's events. While it waits in the queue, a cancel (superseded) or a passed queue deadline ends the
+    stream at once, so its caller's place (admission) is free before the worker reaches the job and skips it."""
+    request = job.request
     finished = False
     try:
         while not finished:
-            event = await events.get()
+            if job.started or not events.empty():
+                event = await events.get()
+            else:
+                try:
+                    event = await asyncio.wait_for(events.get(), QUEUED_POLL_S)
+                except TimeoutError:
+                    if _expired(job):
+                        finished = True
+                        yield DoneEvent(
+                            _cancelled_stats((time.perf_counter() - job.enqueued) * 1000, request.cancel.reason)
+                        )
+                    continue
             if isinstance(event, _Failed):
                 finished = True
                 if isinstance(event.error, EngineError):
@@ -152,6 +168,14 @@ async def _stream(
     finally:
         if not finished:
             request.cancel.cancel("stream closed")
+
+
+def _expired(job: _Job) -> bool:
+    """Whether a job still in the queue will be skipped: cancelled, or past its queue deadline."""
+    deadline = job.request.queue_deadline
+    if not job.started and deadline is not None and time.perf_counter() > deadline:
+        job.request.cancel.cancel(QUEUE_DEADLINE)
+    return not job.started and job.request.cancel.cancelled
 
 
 def _cancelled_stats(queue_ms: float, reason: str | None) -> GenerationStats:

@@ -179,7 +179,7 @@ def fleet_bench(
     show_default=True,
     help="Numbers of simultaneous editors to try, comma-separated, in increasing order.",
 )
-@click.option("--keys", type=click.IntRange(min=2), default=16, show_default=True, help="Keystrokes per editor.")
+@click.option("--keys", type=click.IntRange(min=2), default=30, show_default=True, help="Keystrokes per editor.")
 @click.option("--burst", type=click.IntRange(min=1), default=5, show_default=True, help="Keys between pauses.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write results here.")
@@ -199,6 +199,8 @@ def load_bench(editors: str, keys: int, burst: int, seed: int, json_out: Path | 
     from tqdm import tqdm
 
     from keystroke.benchmarks.load import format_load, run_level
+    from keystroke.domain.engines.embedded import EmbeddedBackend
+    from keystroke.domain.engines.speculation import SpeculationGate
     from keystroke.services.factory import build_service
 
     try:
@@ -213,6 +215,8 @@ def load_bench(editors: str, keys: int, burst: int, seed: int, json_out: Path | 
 
     async def run() -> list[dict[str, Any]]:
         service = build_service(settings)
+        if isinstance(service.backend, EmbeddedBackend):
+            await service.backend.call(lambda engine: setattr(engine, "gate", SpeculationGate("off")))
         levels = []
         try:
             with tqdm(total=len(counts), desc="load", unit="level", disable=None) as bar:
