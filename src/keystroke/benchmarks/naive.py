@@ -14,7 +14,10 @@ it was about to type, so the two runs' keystrokes differ where their suggestions
 - engine CPU-seconds per shown suggestion: the CPU time of the process that runs the model (the stock
   server; the gateway) over the replay, divided by suggestions shown;
 - wasted decode tokens: tokens the engine generated minus tokens of the model suggestions shown (for
-  keystroke, the gateway's count at `GET /v1/usage`; for the naive client, the servers' `usage` sums).
+  keystroke, the gateway's count at `GET /v1/usage`; for the naive client, the servers' `usage` sums). For
+  keystroke it is a range: counting only suggestions shown fresh from the model, and counting also those
+  shown again from its result cache or from an answer still in flight (a text shown twice counts twice).
+- the naive set-up's floor: its server answering a lone request (nothing queued), cold and warm.
 """
 
 from __future__ import annotations
@@ -47,7 +50,8 @@ class SideReport:
     replay: ReplayReport
     cpu_seconds: float = 0.0
     decoded_tokens: int = 0
-    shown_model_tokens: int = 0
+    shown_model_tokens: int = 0  # tokens of suggestions shown fresh from the model
+    shown_derived_tokens: int = 0  # ... plus those shown again from the cache or an answer in flight
     answer_ms: list[float] | None = None  # naive: every answer's arrival, shown or stale
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -63,6 +67,7 @@ class SideReport:
             "cpu_seconds_per_shown": self.cpu_seconds / len(shown) if shown else None,
             "decoded_tokens": self.decoded_tokens,
             "wasted_decode_tokens": max(self.decoded_tokens - self.shown_model_tokens, 0),
+            "wasted_decode_tokens_at_least": max(self.decoded_tokens - self.shown_derived_tokens, 0),
             "stale_shown": self.replay.stale_shown,
             "accepted": sum(s.accepted for s in shown),
             **self.extra,
@@ -79,6 +84,7 @@ class NaiveEditor:
         self.decoded_tokens = 0
         self.answer_ms: list[float] = []  # every answer, shown or not: from its keystroke to its arrival
         self.stale = 0  # answers that arrived after the user typed on
+        self.lone: dict[str, Any] = {}  # the server's answer time with nothing queued (`lone_requests`)
         self._timer: asyncio.Task[None] | None = None
         self._requests: set[asyncio.Task[None]] = set()
 
@@ -139,6 +145,25 @@ class NaiveEditor:
         self.on_screen = suggestion
 
 
+async def lone_requests(url: str, model: str, task: Task, client: httpx.AsyncClient, warm: int = 5) -> dict[str, Any]:
+    """The stock server answering the naive client's prompt with nothing else queued: one cold request,
+    then `warm` requests one keystroke apart (its prefix cache serves them); milliseconds."""
+    text, cursor = task.target, task.start
+    times: list[float] = []
+    for step in range(warm + 1):
+        body = {
+            "model": model,
+            "prompt": naive_prompt(text, cursor + step),
+            "max_tokens": NAIVE_MAX_TOKENS,
+            "temperature": 0.0,
+            "stop": ["\n"],
+        }
+        started = time.perf_counter()
+        (await client.post(f"{url}/v1/completions", json=body)).raise_for_status()
+        times.append((time.perf_counter() - started) * 1000)
+    return {"cold_ms": times[0], "warm_ms": percentiles(times[1:]), "debounce_ms": NAIVE_DEBOUNCE_S * 1000}
+
+
 async def run_naive(
     url: str, model: str, tasks: list[Task], keystrokes: int, seed: int, progress: Progress | None = None
 ) -> NaiveEditor:
@@ -148,6 +173,7 @@ async def run_naive(
     limits = httpx.Limits(max_connections=64)
     async with httpx.AsyncClient(timeout=120, limits=limits) as client:
         editor = NaiveEditor(url, model, report, client)
+        editor.lone = await lone_requests(url, model, tasks[0], client)
         for task in tasks:
             if report.keystrokes >= keystrokes:
                 break
@@ -217,6 +243,17 @@ def format_naive(result: dict[str, Any]) -> str:
         f"vs naive answers' arrival: {num(arrival['p50'])}x at p50, {num(arrival['p95'])}x at p95"
     )
     rows.append(f"  naive CPU per shown suggestion / keystroke's: {num(result['cpu_per_shown_ratio'])}x")
+    ours = result["keystroke"]
+    rows.append(
+        f"  keystroke wasted decode tokens: {ours['wasted_decode_tokens_at_least']} to {ours['wasted_decode_tokens']}"
+        " (counting, or not, text shown again from the cache or an answer in flight)"
+    )
+    lone = result["naive"].get("lone") or {}
+    if lone:
+        rows.append(
+            f"  naive floor, a lone request with nothing queued: cold {ms(lone['cold_ms'])} ms, warm p50 "
+            f"{ms(lone['warm_ms']['p50'])} ms, plus the {ms(lone['debounce_ms'])} ms debounce"
+        )
     return "\n".join(rows)
 
 

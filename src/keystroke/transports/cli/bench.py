@@ -449,7 +449,7 @@ def naive_bench(repo: Path | None, keystrokes: int, seed: int, json_out: Path | 
         report = client.report
         naive = SideReport(report, engine.cpu_seconds() - before, client.decoded_tokens, answer_ms=client.answer_ms)
         naive.shown_model_tokens = tokens_of(report.shown, tokenizer.count_tokens, ("naive",))
-        naive.extra = {"stale": client.stale, "empty": report.empty}
+        naive.extra = {"stale": client.stale, "empty": report.empty, "lone": client.lone}
     finally:
         engine.stop()
     with gateway_process(_engine_args(options)) as (url, pid):
@@ -459,6 +459,9 @@ def naive_bench(repo: Path | None, keystrokes: int, seed: int, json_out: Path | 
         usage = asyncio.run(usage_of(url))
         ours = SideReport(report, process_cpu_seconds(pid) - before, usage.get("decoded_tokens", 0))
         ours.shown_model_tokens = tokens_of(report.shown, tokenizer.count_tokens, ("inline", "multiline"))
+        ours.shown_derived_tokens = tokens_of(
+            report.shown, tokenizer.count_tokens, ("inline", "multiline", "cache", "inflight")
+        )
         lanes = report.summary()["latency_ms"]
         ours.extra = {
             "model_lanes_first_action_ms": {lane: lanes[lane] for lane in ("inline", "multiline") if lane in lanes},
