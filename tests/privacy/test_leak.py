@@ -104,6 +104,10 @@ async def _type_and_ask(workspace: Path, url: str, key: str, before: str, after:
     }
     args = ["--gateway", url, "--log-level", "debug"]
     async with language_server(args, workspace, env=env, on_stderr=log.append) as client:
+        deadline = asyncio.get_running_loop().time() + 60
+        while not (await stats(client))["workspace_indexed"]:  # context is sent once the index is ready
+            assert asyncio.get_running_loop().time() < deadline, "the workspace was not indexed within 60 s"
+            await asyncio.sleep(0.05)
         uri = (workspace / "billing.py").as_uri()
         head = f"{before}\n\ndef charge(customer, amount):\n    "
         text = head + f"\n\n{after}\n"

@@ -53,14 +53,18 @@ def make_remote(urls: list[str], **engine: Any) -> RemoteBackend:
 
 
 async def collect(backend: RemoteBackend, request: GenerationRequest, on_first: Any = None) -> tuple[str, Any]:
+    """The answer's text and stats; the backend is closed in the same event loop (its connections with it)."""
     text = ""
-    async for event in backend.generate(request):
-        if isinstance(event, TokenEvent):
-            if not text and on_first is not None:
-                on_first()
-            text += event.text
-        elif isinstance(event, DoneEvent):
-            return text, event.stats
+    try:
+        async for event in backend.generate(request):
+            if isinstance(event, TokenEvent):
+                if not text and on_first is not None:
+                    on_first()
+                text += event.text
+            elif isinstance(event, DoneEvent):
+                return text, event.stats
+    finally:
+        await backend.aclose()
     raise AssertionError("no DoneEvent")  # pragma: no cover
 
 
@@ -110,7 +114,6 @@ def test_a_replica_killed_mid_stream_fails_over_and_the_answer_continues(
     started = time.perf_counter()
     text, stats = run(collect(backend, request, on_first=victim.kill))
     elapsed = time.perf_counter() - started
-    run(backend.aclose())
     assert backend.counters.failovers == 1
     assert stats.finish_reason in ("length", "eos")
     assert stats.completion_tokens >= 20  # the survivor continued the answer, not restarted it
@@ -130,7 +133,6 @@ def test_a_hung_replica_is_failed_over_after_the_stall_timeout(
     started = time.perf_counter()
     text, _ = run(collect(backend, GenerationRequest(Prompt((HEADER,)), max_tokens=4)))
     elapsed = time.perf_counter() - started
-    run(backend.aclose())
     assert text
     assert backend.counters.failovers == 1
     assert 0.5 <= elapsed < 10
@@ -142,9 +144,14 @@ def test_no_request_hangs_past_its_deadline_when_every_replica_hangs(victim: Eng
     service = CompletionService(backend, build_service_profile(backend), settings)
     victim.pause()
     started = time.perf_counter()
-    result = run(asyncio.wait_for(service.complete(CompletionRequest(prefix=HEADER)), 10))
+    async def ask() -> Any:
+        try:
+            return await asyncio.wait_for(service.complete(CompletionRequest(prefix=HEADER)), 10)
+        finally:
+            await backend.aclose()
+
+    result = run(ask())
     elapsed = time.perf_counter() - started
-    run(backend.aclose())
     assert result.finish_reason == "cancelled"
     assert result.text == ""
     assert 0.8 <= elapsed < 3

@@ -198,7 +198,7 @@ class LlamaEngine(LlamaTokenizer):
             cached = common
         if not self._evaluate(tokens[len(self._live.tokens) :], request):
             return cached, None
-        self._saved_len = len(tokens)
+        self._saved_len = self._live.prompt_len = len(tokens)
         self._saved_logits = self._logits().copy()
         return cached, self._saved_logits
 
@@ -211,7 +211,7 @@ class LlamaEngine(LlamaTokenizer):
         chunk = self._plan(tokens, common) if mine else None
         kept = common + (chunk.length if chunk is not None else 0)
         slot, slot_common = self.slots.best(owner, tokens)
-        if len(live.tokens) - kept >= STASH_MIN_TOKENS:
+        if min(len(live.tokens), live.prompt_len) - kept >= STASH_MIN_TOKENS:  # decoded tokens are not worth it
             self._stash()
         if slot is not None and slot_common >= kept + RESTORE_MIN_GAIN:
             self._saved_len, self._saved_logits = -1, None

@@ -51,7 +51,7 @@ class LiveKv:
         self._llm = llm
         self.tokens: list[int] = []
         self.owner = ""
-        self.origin: Slot | None = None  # the slot the live sequence was restored from, if any
+        self.prompt_len = 0  # how many of `tokens` are the last prompt (the rest was decoded after it)
 
     @property
     def _memory(self) -> Any:
@@ -102,7 +102,7 @@ class LiveKv:
             raise EngineError(f"llama.cpp restored {read} of {slot.nbytes} bytes of a saved KV state")
         self.tokens = list(slot.tokens)
         self.owner = slot.owner
-        self.origin = slot
+        self.prompt_len = len(slot.tokens)
         self._llm.n_tokens = len(self.tokens)
 
     def move_chunk(

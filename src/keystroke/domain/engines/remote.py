@@ -191,6 +191,7 @@ class RemoteBackend:
         if self._client is not None:
             with contextlib.suppress(RuntimeError):
                 await self._client.aclose()
+                await asyncio.sleep(0)  # closed transports finish closing on the loop's next turn
         self._client, self._health = None, None
 
     # -- one replica -------------------------------------------------------------------------------------
