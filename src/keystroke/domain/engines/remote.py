@@ -50,6 +50,7 @@ from keystroke.domain.engines.routing import Policy
 from keystroke.errors import EngineError, EngineUnavailableError
 
 POLL_S = 0.02
+HEALTH_FAILURES = 2  # consecutive failed health checks that mark an idle replica down
 ZERO_WIDTH_SPACE = "\u200b"
 _KEYS_REMEMBERED = 10_000
 
@@ -306,14 +307,23 @@ class RemoteBackend:
         return self._client
 
     async def _check_health(self, client: httpx.AsyncClient) -> None:
+        """Ask idle replicas `GET /v1/models`; one answering 200 is healthy again, one failing twice in a row
+        is not. A replica with requests in flight is judged by those (a busy single-process engine may answer
+        a health check late without being down)."""
+        failed: dict[str, int] = {}
         while True:
             await asyncio.sleep(self.options.health_interval_s)
             for replica in self.replicas:
+                if replica.in_flight:
+                    continue
                 try:
-                    answer = await client.get(f"{replica.url}/v1/models", timeout=1.0)
-                    replica.healthy = answer.status_code == 200
+                    answer = await client.get(f"{replica.url}/v1/models", timeout=self.options.stall_timeout_s)
+                    ok = answer.status_code == 200
                 except httpx.HTTPError as exc:
-                    replica.healthy, replica.last_error = False, f"health check: {type(exc).__name__}"
+                    ok, replica.last_error = False, f"health check: {type(exc).__name__}"
+                failed[replica.url] = 0 if ok else failed.get(replica.url, 0) + 1
+                if ok or failed[replica.url] >= HEALTH_FAILURES:
+                    replica.healthy = ok
 
 
 async def _exchange(
