@@ -15,6 +15,42 @@ import click
 from keystroke.transports.cli.main import engine_options, settings_from
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _edited_files(keys: int) -> Callable[[F], F]:
+    """--file (repeatable), --visits, --keys: the options of the benchmarks that edit files in turn."""
+
+    def decorate(function: F) -> F:
+        options = [
+            click.option(
+                "--file",
+                "files",
+                multiple=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                help="A file to edit (repeat; default: four modules of Python's standard library).",
+            ),
+            click.option(
+                "--visits", type=click.IntRange(min=2), default=3, show_default=True, help="Rounds over the files."
+            ),
+            click.option(
+                "--keys", type=click.IntRange(min=1), default=keys, show_default=True, help="Keystrokes per visit."
+            ),
+        ]
+        for option in reversed(options):
+            function = option(function)
+        return function
+
+    return decorate
+
+
+def _sources(files: tuple[Path, ...]) -> list[Path]:
+    """The files given, else four modules of the standard library."""
+    import fnmatch
+    import glob
+    import shlex
+
+    return list(files) or [Path(str(module.__file__)) for module in (textwrap, shlex, fnmatch, glob)]
 
 
 @click.group("bench")
@@ -56,15 +92,7 @@ def typing_bench(file: Path | None, keystrokes: int, cold_every: int, json_out: 
 
 
 @bench_group.command("kv")
-@click.option(
-    "--file",
-    "files",
-    multiple=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A file to edit (repeat; default: four modules of Python's standard library).",
-)
-@click.option("--visits", type=click.IntRange(min=2), default=3, show_default=True, help="Rounds over the files.")
-@click.option("--keys", type=click.IntRange(min=1), default=8, show_default=True, help="Keystrokes per visit.")
+@_edited_files(keys=8)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write results here.")
 @engine_options
 def kv_bench(files: tuple[Path, ...], visits: int, keys: int, json_out: Path | None, **options: Any) -> None:
@@ -73,13 +101,9 @@ def kv_bench(files: tuple[Path, ...], visits: int, keys: int, json_out: Path | N
 
     Each visit to a file after the first starts with an edit 25 lines above the cursor, then types on.
     """
-    import fnmatch
-    import glob
-    import shlex
-
     from keystroke.benchmarks.kv import CONFIGURATIONS, format_kv, run_kv
 
-    sources = list(files) or [Path(str(m.__file__)) for m in (textwrap, shlex, fnmatch, glob)]
+    sources = _sources(files)
 
     async def work(service: Any, backend: Any, progress: Callable[[int], None]) -> Any:
         return await run_kv(service, backend, sources, visits, keys, progress)
@@ -116,15 +140,7 @@ def speculative_bench(file: Path | None, positions: int, json_out: Path | None, 
 
 @bench_group.command("fleet")
 @click.option("--replicas", type=click.IntRange(min=2, max=8), default=2, show_default=True)
-@click.option(
-    "--file",
-    "files",
-    multiple=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A file to edit (repeat; default: four modules of Python's standard library).",
-)
-@click.option("--visits", type=click.IntRange(min=2), default=3, show_default=True, help="Rounds over the files.")
-@click.option("--keys", type=click.IntRange(min=1), default=6, show_default=True, help="Keystrokes per visit.")
+@_edited_files(keys=6)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write results here.")
 @engine_options
 def fleet_bench(
@@ -133,9 +149,6 @@ def fleet_bench(
     """A fleet of stock llama_cpp.server replicas behind the remote backend: prefix-affinity hit rate and
     latency beside round robin, failover time when a replica is killed mid-stream, and requests to hung
     replicas ending by their deadline. Needs llama-cpp-python's server extra (pip install 'keystroke[test]')."""
-    import fnmatch
-    import glob
-    import shlex
 
     from tqdm import tqdm
 
@@ -150,7 +163,7 @@ def fleet_bench(
     )
     from keystroke.domain.engines.model_source import resolve_model
 
-    sources = list(files) or [Path(str(m.__file__)) for m in (textwrap, shlex, fnmatch, glob)]
+    sources = _sources(files)
     settings = settings_from(options, **{"engine.tokenizer": options.get("model") or "default"})
     model = resolve_model(settings.engine.model).path
     threads = max(1, (settings.engine.n_threads or os.cpu_count() or 1) // replicas)
