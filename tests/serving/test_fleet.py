@@ -144,6 +144,7 @@ def test_no_request_hangs_past_its_deadline_when_every_replica_hangs(victim: Eng
     service = CompletionService(backend, build_service_profile(backend), settings)
     victim.pause()
     started = time.perf_counter()
+
     async def ask() -> Any:
         try:
             return await asyncio.wait_for(service.complete(CompletionRequest(prefix=HEADER)), 10)
