@@ -36,6 +36,7 @@ def test_the_comparison_reports_speedups_cpu_per_shown_and_waste() -> None:
     assert result["speedup"]["p50"] == 700.0 / 175.0
     assert result["cpu_per_shown_ratio"] == (30.0 / 3) / (8.0 / 4)
     assert result["naive"]["wasted_decode_tokens"] == 470
+    assert result["speedup_vs_lone_p50"] is None  # no lone-request figures were measured
     assert result["keystroke"]["wasted_decode_tokens"] == 80
     assert "faster at p50" in format_naive(result)
 
@@ -65,3 +66,13 @@ def test_the_load_verdict_is_the_largest_n_within_the_target() -> None:
     assert "largest N within the target: 2" in table
     assert "Retry-After 2 s" in table
     assert largest_within_target([level(1, 900.0)]) is None
+
+
+def test_the_naive_floor_ratio_uses_a_lone_warm_request_plus_the_debounce() -> None:
+    naive = side([600.0], cpu=3.0, decoded=50, shown_tokens=5)
+    naive.extra = {
+        "lone": {"cold_ms": 4000.0, "warm_ms": {"p50": 150.0, "p95": 160.0, "p99": 170.0}, "debounce_ms": 150.0}
+    }
+    result = compare(naive, side([20.0, 30.0], cpu=1.0, decoded=5, shown_tokens=5))
+    assert result["speedup_vs_lone_p50"] == 300.0 / 25.0
+    assert "12.00x faster than that" in format_naive(result)

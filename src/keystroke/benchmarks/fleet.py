@@ -21,7 +21,7 @@ from typing import Any
 
 from keystroke.benchmarks.engine_processes import EngineProcess, start_llama_server
 from keystroke.benchmarks.kv import scripted_file
-from keystroke.config import Settings
+from keystroke.config import EngineSettings, Settings
 from keystroke.domain.engines.base import DoneEvent, GenerationRequest, Prompt, TokenEvent
 from keystroke.domain.engines.factory import build_backend
 from keystroke.domain.engines.remote import RemoteBackend
@@ -56,12 +56,9 @@ class FleetReport:
 
 
 def remote_settings(base: Settings, urls: list[str], **engine: Any) -> Settings:
-    values = {"engine.kind": "remote", "engine.urls": urls, **{f"engine.{k}": v for k, v in engine.items()}}
-    tree = base.model_dump()
-    for dotted, value in values.items():
-        section, key = dotted.split(".")
-        tree[section][key] = value
-    return Settings.model_validate(tree)
+    """`base` with a remote engine section for `urls` (more engine fields as keywords), validated."""
+    section = EngineSettings.model_validate({**base.engine.model_dump(), "kind": "remote", "urls": urls, **engine})
+    return base.model_copy(update={"engine": section})
 
 
 async def run_routing(

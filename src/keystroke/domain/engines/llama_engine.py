@@ -210,7 +210,9 @@ class LlamaEngine(LlamaTokenizer):
         common = common_prefix_length(live.tokens, tokens) if mine else 0
         chunk = self._plan(tokens, common) if mine else None
         kept = common + (chunk.length if chunk is not None else 0)
-        slot, slot_common = self.slots.best(owner, tokens)
+        # a slot shares at most the whole prompt: when that is not RESTORE_MIN_GAIN more, no slot is worth a look
+        worth_looking = kept + RESTORE_MIN_GAIN <= len(tokens)
+        slot, slot_common = self.slots.best(owner, tokens) if worth_looking else (None, 0)
         if min(len(live.tokens), live.prompt_len) - kept >= STASH_MIN_TOKENS:  # decoded tokens are not worth it
             self._stash()
         if slot is not None and slot_common >= kept + RESTORE_MIN_GAIN:
