@@ -206,6 +206,11 @@ class EditorSettings(_Section):
     index_max_files: int = Field(
         20_000, ge=1, description="Do not index a workspace with more files than this (a home folder, not a project)."
     )
+    telemetry: bool = Field(
+        True,
+        description="Send what became of suggestions (shown, accepted, dismissed, typed over, characters retained) "
+        "to the gateway: metadata only, never code.",
+    )
 
 
 class ServerSettings(_Section):
@@ -218,6 +223,10 @@ class ServerSettings(_Section):
     )
     audit_db: Path | None = Field(
         None, description="Audit log, SQLite (default: audit.sqlite3 beside the key file); records hold no code."
+    )
+    telemetry_dir: Path | None = Field(
+        None,
+        description="Telemetry, one SQLite file per tenant (default: a telemetry folder beside the key file).",
     )
     max_auth_header_bytes: int = Field(
         512, ge=64, le=8192, description="Longest accepted Authorization header; a longer one is refused (431)."
@@ -286,6 +295,10 @@ def keys_path(settings: Settings) -> Path:
 
 def audit_path(settings: Settings) -> Path:
     return settings.server.audit_db or keys_path(settings).with_name("audit.sqlite3")
+
+
+def telemetry_path(settings: Settings) -> Path:
+    return settings.server.telemetry_dir or keys_path(settings).with_name("telemetry")
 
 
 def load_settings(

@@ -196,6 +196,10 @@ def test_the_openapi_document_matches_the_routes(gateway: Gateway) -> None:
         "/v1/policy": {"get"},
         "/v1/audit": {"get"},
         "/v1/usage": {"get"},
+        "/v1/events": {"post"},
+        "/v1/telemetry": {"get"},
+        "/v1/dashboard": {"get"},
+        "/metrics": {"get"},
         "/healthz": {"get"},
         "/infill": {"post"},
     }

@@ -106,6 +106,7 @@ class ReplayEditor:
         self.text = ""
         self.cursor = 0
         self.on_screen: str | None = None  # the suggestion shown at the current state
+        self._on_screen_command: types.Command | None = None  # what the editor runs when it is accepted
         self._pending: tuple[str, asyncio.Future[Any]] | None = None
         self._sequence = 0
         self._receiving: set[asyncio.Task[None]] = set()
@@ -125,9 +126,12 @@ class ReplayEditor:
     def apply(self, action: Action) -> None:
         """Send the action's edit (if the text changed), cancel the previous request, and ask for a suggestion
         at the new cursor (the order VS Code uses: the change first, then the cancellation)."""
-        self.on_screen = None
+        command, self.on_screen, self._on_screen_command = self._on_screen_command, None, None
         if action.text != self.text:
             self._send_change(action.text)
+        if action.kind == "accept" and command is not None:  # as VS Code does after inserting the text
+            params = types.ExecuteCommandParams(command=command.command, arguments=command.arguments)
+            self.client.protocol.send_request("workspace/executeCommand", params)
         self._cancel_pending()
         self.cursor = action.cursor
         self._ask()
@@ -192,7 +196,7 @@ class ReplayEditor:
             self.report.stale_shown += 1
         lane = str(computed_for.get("lane", "?"))
         self.report.shown.append(Shown(lane, latency, len(item.insert_text), text=item.insert_text))
-        self.on_screen = item.insert_text
+        self.on_screen, self._on_screen_command = item.insert_text, item.command
 
     def _cancel_pending(self) -> None:
         if self._pending is None:

@@ -43,6 +43,7 @@ from keystroke.domain.prompt.profiles import ModelProfile
 from keystroke.errors import InvalidRequestError, PayloadTooLargeError
 from keystroke.services.admission import AdmissionControl, Ticket
 from keystroke.services.context import ContextOutcome, ContextService, allowed_snippets, exclusion_rules
+from keystroke.services.metrics import Metrics
 from keystroke.services.privacy import Redactor
 from keystroke.services.sessions import SessionRegistry
 from keystroke.services.types import (
@@ -104,6 +105,7 @@ class CompletionService:
         self._rules = exclusion_rules(settings)
         self._cuts: LruCache[str, PrefixCutMemo] = LruCache("prompt cut memos per namespace", 256)
         self.admission = AdmissionControl(settings.admission, clock)
+        self.metrics = Metrics(lambda: self.admission.refused)
         self._usage: dict[str, Counter[str]] = {}  # per tenant name: running totals (see `usage`)
 
     async def complete(self, request: CompletionRequest, tenant: Tenant = LOCAL_TENANT) -> CompletionResult:
@@ -143,6 +145,7 @@ class CompletionService:
         if self.excluded(original.filepath):
             refused = self._excluded(request_id, mode)
             self._audit(tenant, original, refused, request_id, 0)
+            self.metrics.request(tenant.name, mode, EXCLUDED, None, None)
             yield Finished(refused)
             return
         namespace = self.namespace(tenant)
@@ -182,6 +185,8 @@ class CompletionService:
             retained = generation.prompt.render() if tenant.retain_code else ""
             self._audit(tenant, original, result, request_id, len(vault), retained, progress.emitted)
             self._count(tenant, stats, result)
+            outcome = "cancelled" if result is None else _outcome(result).split(":")[0]
+            self.metrics.request(tenant.name, mode, outcome, result, stats)
 
     def _validate(self, request: CompletionRequest) -> None:
         limits = self.settings.limits

@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -51,6 +52,7 @@ from keystroke.domain.prompt.assembly import Snippet
 from keystroke.domain.statistics import percentiles
 from keystroke.errors import RemoteUnavailableError
 from keystroke.services.context import ContextService, exclusion_rules
+from keystroke.services.feedback import Feedback, TelemetrySink
 from keystroke.services.local_lane import LocalItem, LocalLane, LocalQuery
 from keystroke.services.privacy import Redactor
 from keystroke.services.remote_lane import RemoteAnswer, RemoteLane
@@ -84,6 +86,9 @@ class Suggestion:
     reason: str
     ticket: Ticket
     replace: int = 0
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])  # names it in telemetry events
+    latency_ms: float = 0.0  # from the request (debounce left out) to this answer
+    cached_ratio: float | None = None  # share of the model's prompt served from the KV cache, when known
 
 
 @dataclass
@@ -155,6 +160,7 @@ class EditorService:
         tenant: str = "local",
         root: Path | None = None,
         clock: EditorClock | None = None,
+        telemetry: TelemetrySink | None = None,
     ) -> None:
         self.remote = remote
         self.local = local
@@ -165,6 +171,7 @@ class EditorService:
         self.clock = clock or SystemClock()
         self.cache = ResultCache(self.settings.cache_entries, self.settings.cache_ttl_s, self.clock.now)
         self.stats = EditorStats()
+        self.feedback = Feedback(telemetry, self.clock.now)
         self._rules: ExclusionRules = exclusion_rules(settings)
         self.redactor = Redactor(settings.privacy)
         self._debounce = DebounceSettings(
@@ -231,6 +238,7 @@ class EditorService:
         document.rhythm.keystroke(self.clock.now())
         document.trigger = classify(inserted)
         self.stats.keystrokes += 1
+        self.feedback.edited(uri, start, removed, inserted)
         if document.timer is not None and not document.timer.done():
             document.timer.cancel()
         if max(len(inserted), len(removed)) >= self.settings.large_edit_chars:
@@ -248,6 +256,7 @@ class EditorService:
 
     def close(self, uri: str) -> None:
         self._cancel(uri, "document closed")
+        self.feedback.closed(uri)
         document = self._documents.pop(uri, None)
         if document is not None and document.timer is not None:
             document.timer.cancel()
@@ -273,15 +282,32 @@ class EditorService:
         found = None if invoked else self._from_cache(document, ticket, prefix, suffix)
         if found is None:
             found = await self._answer(document, ticket, chosen, prefix, suffix, invoked, moved)
+        current = document.session.is_current(ticket)
         if found is None or not found.text:
+            if current:  # else the request was superseded: the user typed on before any answer was due
+                self.feedback.outcome("abstained", chosen.lane, document.language)
             return None
-        if not document.session.is_current(ticket):
+        if not current:
             self.stats.stale += 1
+            self.feedback.outcome("stale", str(found.lane), document.language)
             return None
+        latency_ms = (self.clock.now() - started - document.waited) * 1000
+        found = replace(found, latency_ms=latency_ms)
         self.stats.shown += 1
         self.stats.lanes[str(found.lane)] += 1
-        self.stats.latency_ms[str(found.lane)].append((self.clock.now() - started - document.waited) * 1000)
+        self.stats.latency_ms[str(found.lane)].append(latency_ms)
+        self.feedback.shown(uri, found.id, str(found.lane), document.language, offset, found.replace, found.text,
+                            latency_ms)  # fmt: skip
         return found
+
+    def accepted(self, suggestion_id: str, start: int | None = None, chars: int | None = None) -> bool:
+        """The user accepted a shown suggestion: all of it, or `chars` characters inserted at `start`."""
+        known = self.feedback.accepted(suggestion_id, start, chars)
+        self.stats.accepted += known
+        return known
+
+    def dismissed(self, suggestion_id: str) -> bool:
+        return self.feedback.dismissed(suggestion_id)
 
     async def local_items(self, uri: str, position: Position) -> list[LocalItem]:
         document = self._documents[uri]
@@ -329,7 +355,9 @@ class EditorService:
             self.stats.remote_errors += 1
             log.warning("remote lane unavailable, answering locally: %s", exc)
             return await self._local(document, ticket, "remote lane unavailable", lane="fallback")
-        return Suggestion(answer.text, lane, chosen.reason, ticket) if answer is not None else None
+        if answer is None:
+            return None
+        return Suggestion(answer.text, lane, chosen.reason, ticket, cached_ratio=answer.cached_ratio)
 
     def _route(self, document: Document, prefix: str, suffix: str, moved: bool) -> Route:
         line_start = prefix.rfind("\n") + 1
@@ -505,6 +533,8 @@ class EditorService:
     async def aclose(self) -> None:
         for uri in list(self._inflight):
             self._cancel(uri, "shutting down")
+        with contextlib.suppress(Exception):
+            await self.feedback.flush()
         if self._watcher is not None:
             self._watcher.stop()
         if self.context is not None:

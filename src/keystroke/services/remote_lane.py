@@ -12,18 +12,24 @@ with what happened; the editor service then answers from the local lane.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 import httpx
 
 from keystroke.domain.engines.base import Tokenizer
+from keystroke.domain.privacy.tenants import LOCAL, Tenant
+from keystroke.domain.telemetry.events import Event
+from keystroke.domain.telemetry.store import TelemetryStore
 from keystroke.errors import EngineError, KeystrokeError, RemoteUnavailableError
 from keystroke.services.completion import CompletionService
-from keystroke.services.types import CompletionRequest, Delta, Finished, FirstAction
+from keystroke.services.types import CompletionRequest, Delta, Finished, FirstAction, Usage
+
+LOCAL_TENANT = Tenant(LOCAL)
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,7 @@ class RemoteAnswer:
     text: str
     model: str
     first_action_ms: float | None  # as the serving side measured it
+    cached_ratio: float | None = None  # share of the prompt's tokens the engine had in its KV cache, if known
 
 
 class RemoteLane(Protocol):
@@ -62,12 +69,29 @@ class RemoteLane(Protocol):
 
     async def complete(self, request: CompletionRequest) -> RemoteAnswer: ...
 
+    async def report(self, events: list[Event]) -> None:
+        """Deliver telemetry events to the serving side (`TelemetrySink`)."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
 class EmbeddedLane:
-    def __init__(self, service: CompletionService) -> None:
+    """The service in this process, asked on behalf of `tenant`. `telemetry`: where events go (none: dropped);
+    `owns_backend`: closing the lane closes the engine (not so for the gateway's playground sessions)."""
+
+    def __init__(
+        self,
+        service: CompletionService,
+        tenant: Tenant = LOCAL_TENANT,
+        telemetry: TelemetryStore | None = None,
+        *,
+        owns_backend: bool = True,
+    ) -> None:
         self.service = service
+        self.tenant = tenant
+        self.telemetry = telemetry
+        self.owns_backend = owns_backend
 
     @property
     def model(self) -> str:
@@ -85,29 +109,35 @@ class EmbeddedLane:
         return RemotePolicy()  # the service in this process applies its own settings
 
     async def complete(self, request: CompletionRequest) -> RemoteAnswer:
-        text, first_ms = "", None
+        """The answer, read to its end: a one-line request's generation stops at the end of its first line
+        anyway, and the end carries the prompt's KV-cache share."""
+        text, first_ms, cached = "", None, None
         try:
-            stream = self.service.stream(request)
-        except KeystrokeError as exc:  # a request the service refuses (too large): the local lane answers
+            stream = self.service.stream(request, self.tenant)
+        except KeystrokeError as exc:  # a request the service refuses (too large, overloaded): local lane
             raise RemoteUnavailableError(f"the engine refused the request: {exc}") from exc
         try:
             async for event in stream:
                 if isinstance(event, FirstAction):
                     text, first_ms = event.text, event.at_ms
-                    if request.mode == "inline":
-                        break  # one line is all that was asked: stop decoding now
                 elif isinstance(event, Delta):
                     text += event.text
                 elif isinstance(event, Finished):
-                    text = event.result.text
+                    text, cached = event.result.text, _cached_ratio(event.result.usage)
         except EngineError as exc:
             raise RemoteUnavailableError(f"the engine failed: {exc}") from exc
         finally:
             await stream.aclose()
-        return RemoteAnswer(text, self.model, first_ms)
+        return RemoteAnswer(text, self.model, first_ms, cached)
+
+    async def report(self, events: list[Event]) -> None:
+        if self.telemetry is not None:
+            self.service.metrics.editor(events)
+            await asyncio.to_thread(self.telemetry.add, self.tenant.name, events)
 
     async def aclose(self) -> None:
-        await self.service.backend.aclose()
+        if self.owns_backend:
+            await self.service.backend.aclose()
 
 
 class GatewayLane:
@@ -179,10 +209,21 @@ class GatewayLane:
             elif name == "done":
                 self._model = str(data.get("model", self._model))
                 text = str(data["choices"][0]["text"]) if data.get("choices") else text
-                break
+                usage = data.get("usage") or {}
+                cached = _ratio(usage.get("cached_tokens"), usage.get("prompt_tokens"))
+                return RemoteAnswer(text, self._model, first_ms, cached)
             elif name == "error":
                 raise RemoteUnavailableError(f"gateway failed mid-stream: {data.get('error', data)}")
         return RemoteAnswer(text, self._model, first_ms)
+
+    async def report(self, events: list[Event]) -> None:
+        body = {"events": [{k: v for k, v in asdict(e).items() if v not in (None, "")} for e in events]}
+        try:
+            response = await self._client.post("/v1/events", json=body)
+        except httpx.HTTPError as exc:
+            raise RemoteUnavailableError(f"gateway {self.url}: {_describe(exc)}") from exc
+        if response.status_code != 200:
+            raise RemoteUnavailableError(f"gateway refused telemetry ({response.status_code}): {response.text[:200]}")
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -218,6 +259,16 @@ async def _events(response: httpx.Response) -> AsyncIterator[tuple[str, dict[str
             except ValueError as exc:
                 raise RemoteUnavailableError(f"gateway sent an unreadable event: {data[:100]!r}") from exc
             name, data = "message", ""
+
+
+def _cached_ratio(usage: Usage) -> float | None:
+    return _ratio(usage.cached_tokens, usage.prompt_tokens)
+
+
+def _ratio(part: Any, whole: Any) -> float | None:
+    if not isinstance(part, int | float) or not isinstance(whole, int | float) or whole <= 0:
+        return None
+    return float(part) / float(whole)
 
 
 def _retry_after_s(response: httpx.Response) -> float:

@@ -6,7 +6,8 @@ random 256-bit secret needs no slow hash), and a check compares digests with `hm
 a dummy digest when the id is unknown, so the time taken does not say whether an id exists.
 
 The file (JSON, written atomically with mode 0600) also holds each tenant's policy: disabled (its keys get
-403), and `retain_code` with a retention period (the audit log may keep prompts and completions). `KeyStore`
+403), `retain_code` with a retention period (the audit log may keep prompts and completions), and `admin`
+(its keys read every tenant's telemetry on the dashboard, and `/metrics`). `KeyStore`
 rereads it when it changes on disk, so `keystroke keys create` takes effect without a restart.
 Thread-safe: a lock around the loaded state.
 """
@@ -42,6 +43,7 @@ class Tenant:
     disabled: bool = False
     retain_code: bool = False
     retention_days: int = 30
+    admin: bool = False  # its keys may read every tenant's dashboard and the gateway's /metrics
 
     def namespace(self, model: str, tokenizer: str) -> str:
         """The cache namespace of this tenant's requests to one model."""

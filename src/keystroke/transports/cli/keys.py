@@ -90,6 +90,7 @@ def tenants_group() -> None:
       keystroke tenants disable acme
       keystroke tenants retain-code acme --days 7     # prompts and completions kept 7 days
       keystroke tenants retain-code acme --off
+      keystroke tenants admin ops                     # ops's keys see every tenant's dashboard, /metrics
     """
 
 
@@ -100,7 +101,8 @@ def list_tenants(config: Path | None, keys_file: Path | None) -> None:
     """Tenants and their policies."""
     for tenant in _store(config, keys_file).tenants():
         retain = f"retain code {tenant.retention_days} days" if tenant.retain_code else "no code retained"
-        click.echo(f"{tenant.name:<20} {'disabled' if tenant.disabled else 'enabled':<9} {retain}")
+        admin = "  admin" if tenant.admin else ""
+        click.echo(f"{tenant.name:<20} {'disabled' if tenant.disabled else 'enabled':<9} {retain}{admin}")
 
 
 @tenants_group.command("disable")
@@ -134,3 +136,14 @@ def retain_code(name: str, days: int, off: bool, config: Path | None, keys_file:
     tenant = _store(config, keys_file).update_tenant(name, retain_code=not off, retention_days=days)
     state = f"retains code for {tenant.retention_days} days" if tenant.retain_code else "retains no code"
     click.echo(f"keystroke: tenant {name} {state}", err=True)
+
+
+@tenants_group.command("admin")
+@click.argument("name")
+@click.option("--off", is_flag=True, help="Take the admin right away again.")
+@CONFIG
+@KEYS_FILE
+def admin(name: str, off: bool, config: Path | None, keys_file: Path | None) -> None:
+    """Let the tenant's keys read every tenant's dashboard and the gateway's /metrics (or stop: --off)."""
+    _store(config, keys_file).update_tenant(name, admin=not off)
+    click.echo(f"keystroke: tenant {name} is {'no longer ' if off else ''}an admin", err=True)

@@ -67,14 +67,18 @@ def lsp(
 
     remote: RemoteLane
     if embedded:
+        from keystroke.config import telemetry_path
+        from keystroke.domain.telemetry.store import TelemetryStore
         from keystroke.services.factory import build_service
 
-        remote = EmbeddedLane(build_service(settings))
+        remote = EmbeddedLane(build_service(settings), telemetry=TelemetryStore(telemetry_path(settings)))
     else:
         assert gateway is not None
         remote = GatewayLane(gateway, settings.editor.key, settings.editor.timeout_s)
     root = workspace.resolve() if workspace is not None else None  # None: the editor's workspace folder
-    editor = EditorService(remote, LocalLane(settings.editor.jedi_budget_ms), settings, root=root)
+    telemetry = remote if settings.editor.telemetry else None
+    local = LocalLane(settings.editor.jedi_budget_ms)
+    editor = EditorService(remote, local, settings, root=root, telemetry=telemetry)
     build_server(editor).start_io()
 
 

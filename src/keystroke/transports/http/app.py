@@ -4,8 +4,10 @@ Routes: `POST /v1/completions` (JSON or Server-Sent Events), `POST /infill` (lla
 and llama.vscode; `infill.py`), `GET /v1/models`, `GET /v1/policy` (the organisation's exclusion globs and
 secret patterns, for editors to apply before upload), `GET /v1/audit` (the caller's own tenant's audit
 records), `GET /v1/usage` (the caller's tenant's running totals: requests, tokens decoded and wasted),
-`GET /healthz`, and the OpenAPI document at `/openapi.json`. Every `/v1/`
-route answers for the tenant of the request's API key (`auth.py`). A client that hangs up stops its
+`GET /healthz`, and the OpenAPI document at `/openapi.json`. Telemetry and metrics: `POST /v1/events`,
+`GET /v1/telemetry`, `GET /metrics` (`telemetry.py`); the browser playground at `/` with its WebSocket
+`/v1/playground` (`playground.py`); the dashboard at `/dashboard` with `GET /v1/dashboard` (`dashboard.py`).
+Every `/v1/` route answers for the tenant of the request's API key (`auth.py`). A client that hangs up stops its
 generation, streamed or not. Interactive docs are off: they load their scripts from a CDN, and the gateway
 must work offline.
 """
@@ -20,13 +22,17 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 import keystroke
+from keystroke.domain.telemetry.store import TelemetryStore
 from keystroke.errors import InvalidRequestError
 from keystroke.services.completion import CompletionService
 from keystroke.transports.http.auth import Authenticator
+from keystroke.transports.http.dashboard import register_dashboard
 from keystroke.transports.http.disconnect import CLIENT_CLOSED, until_disconnected
 from keystroke.transports.http.errors import install_error_handlers
 from keystroke.transports.http.infill import register_infill
+from keystroke.transports.http.pages import register_pages
 from keystroke.transports.http.parsing import parse_model, read_json
+from keystroke.transports.http.playground import register_playground
 from keystroke.transports.http.schemas import (
     AuditList,
     CompletionBody,
@@ -39,6 +45,7 @@ from keystroke.transports.http.schemas import (
     UsageTotals,
 )
 from keystroke.transports.http.sse import event_stream
+from keystroke.transports.http.telemetry import register_telemetry
 
 T = TypeVar("T")
 
@@ -63,7 +70,16 @@ _STREAM_DOC = (
 )
 
 
-def create_app(service: CompletionService, *, auth: Authenticator | None = None, owns_backend: bool = True) -> FastAPI:
+def create_app(
+    service: CompletionService,
+    *,
+    auth: Authenticator | None = None,
+    owns_backend: bool = True,
+    telemetry: TelemetryStore | None = None,
+) -> FastAPI:
+    """The gateway; `telemetry`: where editors' events are kept (default: in memory)."""
+    store = telemetry or TelemetryStore(None)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
@@ -140,6 +156,10 @@ def create_app(service: CompletionService, *, auth: Authenticator | None = None,
         return Health(model=service.backend.info.name, profile=service.profile.label)
 
     register_infill(app, service, auth, definitions)
+    register_telemetry(app, service, auth, store, definitions)
+    register_dashboard(app, service, auth, store)
+    register_playground(app, service, auth, store)
+    register_pages(app)
     _register_schemas(app, definitions)
     return app
 

@@ -31,7 +31,15 @@ class Authenticator:
         return self.loopback and (self.keys is None or not self.keys.has_keys)
 
     def tenant(self, request: Request) -> Tenant:
-        header = request.headers.get("authorization")
+        return self.of_header(request.headers.get("authorization"))
+
+    def is_admin(self, tenant: Tenant) -> bool:
+        """Whether the tenant may see every tenant's telemetry and the gateway's metrics: an admin tenant's
+        key, or anyone on a single-user (keyless, loopback) gateway."""
+        return self.open or tenant.admin
+
+    def of_header(self, header: str | None) -> Tenant:
+        """The tenant of an `Authorization` header's value (a browser's WebSocket sends it in a message)."""
         if header is not None and len(header.encode("latin-1", "replace")) > self.max_header_bytes:
             raise HeaderTooLargeError(
                 f"the Authorization header is over {self.max_header_bytes} bytes; send 'Bearer KEY'", "Authorization"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from keystroke.domain.prompt.assembly import Snippet
 from keystroke.services.types import CompletionRequest, CompletionResult
@@ -204,3 +204,52 @@ class UsageTotals(BaseModel):
 
 class ErrorBody(BaseModel):
     error: ErrorDetail
+
+
+_ID = r"^[A-Za-z0-9_.:-]*$"  # ids and lane names: no room for code in telemetry
+
+
+class EventBody(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    kind: Literal["shown", "abstained", "stale", "accepted", "dismissed", "typed_over", "retained"]
+    suggestion_id: str = Field("", max_length=64, pattern=_ID)
+    lane: str = Field("", max_length=32, pattern=_ID)
+    language: str = Field("", max_length=32, pattern=_ID)
+    chars: int = Field(0, ge=0, le=1_000_000)
+    latency_ms: float | None = Field(None, ge=0, le=3_600_000)
+    horizon_s: float | None = Field(None, ge=0, le=86_400)
+    retained: int | None = Field(None, ge=0, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _retained_within_accepted(self) -> EventBody:
+        if self.retained is not None and self.retained > self.chars:
+            raise ValueError(f"retained ({self.retained}) is more than the characters accepted ({self.chars})")
+        return self
+
+
+class EventBatch(BaseModel):
+    """Telemetry from an editor: metadata only (ids, lanes, lengths, timings); unknown fields are refused."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    events: list[EventBody] = Field(max_length=1000, description="At most 1,000 events per request.")
+
+
+class EventsAccepted(BaseModel):
+    tenant: str
+    accepted: int
+
+
+class TelemetryRates(BaseModel):
+    tenant: str
+    shown: int
+    eligible: int
+    accepted: int
+    dismissed: int
+    typed_over: int
+    abstained: int
+    acceptance_rate: float | None
+    shown_rate: float | None
+    abstain_rate: float | None
+    retained_rate: dict[str, float | None]

@@ -8,10 +8,11 @@ import sys
 import click
 import uvicorn
 
-from keystroke.config import Settings, audit_path, keys_path
+from keystroke.config import Settings, audit_path, keys_path, telemetry_path
 from keystroke.domain.context.index import RepositoryIndex
 from keystroke.domain.privacy.audit import AuditLog
 from keystroke.domain.privacy.tenants import KeyStore
+from keystroke.domain.telemetry.store import TelemetryStore
 from keystroke.errors import ConfigError
 from keystroke.services.factory import build_service
 from keystroke.services.workspace import Watcher, open_workspace
@@ -29,6 +30,7 @@ def run_server(settings: Settings, log_level: str = "warning") -> None:
     host, port = sock.getsockname()[:2]
     watcher: Watcher | None = None
     audit = AuditLog(audit_path(settings))
+    telemetry = TelemetryStore(telemetry_path(settings))
     try:
         index = _open_workspace(settings)
         click.echo(f"keystroke: loading model {settings.engine.model} ...", err=True)
@@ -38,14 +40,17 @@ def run_server(settings: Settings, log_level: str = "warning") -> None:
     except BaseException:
         sock.close()
         audit.close()
+        telemetry.close()
         raise
     shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}"
     click.echo(
-        f"keystroke: serving http://{shown}:{port} (model {service.backend.info.name}, "
+        f"keystroke: serving {url} (model {service.backend.info.name}, "
         f"profile {service.profile.label}); Ctrl+C stops"
     )
+    click.echo(f"keystroke: playground {url}/  dashboard {url}/dashboard  metrics {url}/metrics")
     sys.stdout.flush()
-    app = create_app(service, auth=auth)
+    app = create_app(service, auth=auth, telemetry=telemetry)
     config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on", server_header=False)
     try:
         uvicorn.Server(config).run(sockets=[sock])
@@ -56,6 +61,7 @@ def run_server(settings: Settings, log_level: str = "warning") -> None:
             service.context.close()
             service.context.engine.index.close()
         audit.close()
+        telemetry.close()
 
 
 def _authenticator(settings: Settings) -> Authenticator:

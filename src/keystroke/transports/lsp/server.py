@@ -7,7 +7,9 @@
 - didOpen/didChange/didSave/didClose keep the editor service's documents (a change supersedes the document's
   pending request and cancels its generation unless the user is typing along with it);
 - `$/cancelRequest` cancels the handler, and with it the generation when nobody else waits for it;
-- `keystroke/stats` answers the editor service's counters (lanes, cache hits, cancellations, stale drops).
+- `keystroke/stats` answers the editor service's counters (lanes, cache hits, cancellations, stale drops);
+- the `keystroke.accepted` command (run by the editor when the user accepts) and the document's later edits
+  feed the telemetry (`services/feedback.py`), sent to the serving side every few seconds.
 
 Positions arrive in the client's encoding (UTF-16 by default) and are converted to code points here, once.
 """
@@ -32,6 +34,7 @@ from keystroke.services.local_lane import LocalItem
 log = logging.getLogger(__name__)
 
 STATS = "keystroke/stats"
+TELEMETRY_EVERY_S = 5.0
 ACCEPTED = "keystroke.accepted"
 _KINDS = {
     "function": types.CompletionItemKind.Function,
@@ -70,6 +73,7 @@ def build_server(editor: EditorService) -> KeystrokeServer:
             ls.editor.root = Path(ls.workspace.root_path or Path.cwd()).resolve()
         if ls.editor.settings.index_workspace:
             ls.spawn(_index_workspace(ls))
+        ls.spawn(_send_telemetry(ls.editor))
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: KeystrokeServer, params: types.DidOpenTextDocumentParams) -> None:
@@ -142,8 +146,9 @@ def build_server(editor: EditorService) -> KeystrokeServer:
 
     @server.command(ACCEPTED)
     def accepted(ls: KeystrokeServer, *arguments: Any) -> None:
-        ls.editor.stats.accepted += 1
-        log.debug("suggestion accepted (%d arguments)", len(arguments))  # never the text: logs hold no code
+        facts = arguments[0] if arguments and isinstance(arguments[0], dict) else {}
+        known = ls.editor.accepted(str(facts.get("id", "")))
+        log.debug("suggestion accepted (known: %s)", known)  # never the text: logs hold no code
 
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: KeystrokeServer, _params: Any) -> None:
@@ -157,6 +162,13 @@ async def _connect(editor: EditorService) -> None:
         await editor.connect()
     except RemoteUnavailableError as exc:  # the local lane answers meanwhile; every request tries again
         log.warning("%s", exc)
+
+
+async def _send_telemetry(editor: EditorService) -> None:
+    """Send what became of suggestions every few seconds (and once more at shutdown, in `aclose`)."""
+    while True:
+        await asyncio.sleep(TELEMETRY_EVERY_S)
+        await editor.feedback.flush()
 
 
 async def _index_workspace(ls: KeystrokeServer) -> None:
@@ -236,7 +248,8 @@ def _client_position(document: TextDocument, line: int, column: int) -> types.Po
 def _accepted(uri: str, found: Suggestion) -> types.Command:
     """Runs when the user accepts: says which lane and which document version the suggestion was for."""
     ticket = found.ticket
-    arguments = [{"uri": uri, "version": ticket.version, "position": list(ticket.position), "lane": str(found.lane)}]
+    facts = {"uri": uri, "version": ticket.version, "position": list(ticket.position), "lane": str(found.lane)}
+    arguments = [{**facts, "id": found.id}]
     return types.Command(title="keystroke: accepted", command=ACCEPTED, arguments=arguments)
 
 

@@ -1,0 +1,159 @@
+"""Telemetry storage: one SQLite file per tenant, and the rates derived from it.
+
+Each tenant's events go to `<dir>/<tenant>.sqlite3` (tenant names are checked identifiers), so one tenant's
+data can be exported or deleted on its own and no query can mix two tenants by mistake. `dir=None` keeps
+everything in memory (tests). Thread-safe: one lock around the connections; an insert costs tens of
+microseconds (WAL, `synchronous=NORMAL`).
+
+Derived, over a time window:
+- acceptance rate: shown suggestions with at least one accept / shown suggestions;
+- retained-character rate at each horizon: characters still there / characters accepted;
+- shown rate: shown / eligible requests (shown + abstained + stale); abstain rate: abstained / eligible.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from keystroke.domain.telemetry.events import Event
+from keystroke.domain.telemetry.retention import HORIZONS_S
+
+_COLUMNS = [f.name for f in fields(Event)]
+
+
+@dataclass(frozen=True)
+class Rates:
+    shown: int
+    eligible: int
+    accepted: int  # shown suggestions accepted (whole or in part)
+    dismissed: int
+    typed_over: int
+    abstained: int
+    acceptance_rate: float | None
+    shown_rate: float | None
+    abstain_rate: float | None
+    retained_rate: dict[str, float | None]  # by horizon, "30s", "120s", "300s"
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """One time bucket of the rates over time."""
+
+    start: float
+    shown: int
+    acceptance_rate: float | None
+    retained_rate_30s: float | None
+
+
+class TelemetryStore:
+    def __init__(self, directory: Path | None, clock: Callable[[], float] = time.time) -> None:
+        self.directory = directory
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._dbs: dict[str, sqlite3.Connection] = {}
+        if directory is not None:
+            directory.mkdir(parents=True, exist_ok=True)
+
+    def add(self, tenant: str, events: Iterable[Event]) -> int:
+        now = self._clock()
+        rows = [(now, *asdict(e).values()) for e in events]
+        marks = ", ".join("?" * (len(_COLUMNS) + 1))
+        with self._lock:
+            db = self._db(tenant)
+            db.executemany(f"INSERT INTO events VALUES ({marks})", rows)
+            db.commit()
+        return len(rows)
+
+    def tenants(self) -> list[str]:
+        """Every tenant with telemetry (on disk, or in memory)."""
+        with self._lock:
+            names = set(self._dbs)
+        if self.directory is not None:
+            names |= {p.stem for p in self.directory.glob("*.sqlite3")}
+        return sorted(names)
+
+    def rates(self, tenant: str, since: float = 0.0) -> Rates:
+        counts = dict(self._query(tenant, "SELECT kind, COUNT(*) FROM events WHERE at >= ? GROUP BY kind", since))
+        accepted = self._query(
+            tenant, "SELECT COUNT(DISTINCT suggestion_id) FROM events WHERE kind = 'accepted' AND at >= ?", since
+        )[0][0]
+        shown, abstained = counts.get("shown", 0), counts.get("abstained", 0)
+        eligible = shown + abstained + counts.get("stale", 0)
+        retained = {
+            f"{h:g}s": _ratio(*self._query(tenant, _RETAINED, since, h)[0]) for h in HORIZONS_S
+        }  # fmt: skip
+        return Rates(
+            shown=shown,
+            eligible=eligible,
+            accepted=accepted,
+            dismissed=counts.get("dismissed", 0),
+            typed_over=counts.get("typed_over", 0),
+            abstained=abstained,
+            acceptance_rate=_ratio(accepted, shown),
+            shown_rate=_ratio(shown, eligible),
+            abstain_rate=_ratio(abstained, eligible),
+            retained_rate=retained,
+        )
+
+    def latencies(self, tenant: str, since: float = 0.0) -> dict[str, list[float]]:
+        """First-action latencies (ms) of shown suggestions, by lane."""
+        found: dict[str, list[float]] = {}
+        sql = "SELECT lane, latency_ms FROM events WHERE kind = 'shown' AND latency_ms IS NOT NULL AND at >= ?"
+        for lane, ms in self._query(tenant, sql, since):
+            found.setdefault(lane or "unknown", []).append(float(ms))
+        return found
+
+    def lanes(self, tenant: str, since: float = 0.0) -> dict[str, int]:
+        """Shown suggestions by lane (the result cache's share is its hit ratio among shown suggestions)."""
+        sql = "SELECT lane, COUNT(*) FROM events WHERE kind = 'shown' AND at >= ? GROUP BY lane"
+        return {lane or "unknown": n for lane, n in self._query(tenant, sql, since)}
+
+    def over_time(self, tenant: str, bucket_s: float, since: float = 0.0) -> list[Bucket]:
+        """Acceptance and 30 s retention per time bucket, oldest first."""
+        sql = (
+            "SELECT CAST(at / ? AS INTEGER) AS b, SUM(kind = 'shown'),"
+            " COUNT(DISTINCT CASE WHEN kind = 'accepted' THEN suggestion_id END),"
+            " SUM(CASE WHEN kind = 'retained' AND horizon_s = ? THEN retained ELSE 0 END),"
+            " SUM(CASE WHEN kind = 'retained' AND horizon_s = ? THEN chars ELSE 0 END)"
+            " FROM events WHERE at >= ? GROUP BY b ORDER BY b"
+        )
+        rows = self._query(tenant, sql, bucket_s, HORIZONS_S[0], HORIZONS_S[0], since)
+        return [
+            Bucket(b * bucket_s, shown, _ratio(acc, shown), _ratio(kept, chars)) for b, shown, acc, kept, chars in rows
+        ]
+
+    def close(self) -> None:
+        with self._lock:
+            for db in self._dbs.values():
+                db.close()
+            self._dbs.clear()
+
+    def _query(self, tenant: str, sql: str, *args: object) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return list(self._db(tenant).execute(sql, args).fetchall())
+
+    def _db(self, tenant: str) -> sqlite3.Connection:
+        db = self._dbs.get(tenant)
+        if db is None:
+            where = ":memory:" if self.directory is None else str(self.directory / f"{tenant}.sqlite3")
+            db = sqlite3.connect(where, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            columns = ", ".join(_COLUMNS)
+            db.execute(f"CREATE TABLE IF NOT EXISTS events (at REAL, {columns})")
+            db.execute("CREATE INDEX IF NOT EXISTS events_at ON events (at)")
+            self._dbs[tenant] = db
+        return db
+
+
+_RETAINED = "SELECT SUM(retained), SUM(chars) FROM events WHERE kind = 'retained' AND at >= ? AND horizon_s = ?"
+
+
+def _ratio(part: Any, whole: Any) -> float | None:
+    return float(part or 0) / float(whole) if whole else None
