@@ -1,0 +1,57 @@
+"""Browser tests: Debian's chromium, headless, driven by Selenium through chromium-driver, against a real gateway.
+
+Screenshots go to `test-artifacts/` at the repository root (or $KEYSTROKE_TEST_ARTIFACTS).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+
+from tests.conftest import REPO, Gateway, start_gateway, stop_gateway
+
+CHROMIUM = Path("/usr/bin/chromium")
+DRIVER = Path("/usr/bin/chromedriver")
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    folder = Path(os.environ.get("KEYSTROKE_TEST_ARTIFACTS") or REPO / "test-artifacts")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[webdriver.Chrome]:
+    if not CHROMIUM.exists() or not DRIVER.exists():
+        pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,900",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(DRIVER)))
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def fresh_gateway() -> Iterator[Gateway]:
+    """A gateway of its own (own key file, audit log and telemetry), so its dashboard shows only this module."""
+    data = tempfile.mkdtemp(prefix="keystroke-browser-")
+    started = start_gateway(env={"KEYSTROKE_DATA_DIR": data})
+    yield started
+    stop_gateway(started)
+    shutil.rmtree(data, ignore_errors=True)
