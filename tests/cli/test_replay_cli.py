@@ -25,7 +25,7 @@ def test_bench_replay_prints_the_editor_side_table(tmp_path: Path) -> None:
     out = tmp_path / "replay.json"
     result = keystroke(
         "bench", "replay", "--repo", str(tmp_path / "repo"), "--keystrokes", "40", "--threads", "2",
-        "--json", str(out),
+        "--json", str(out), "--report", str(tmp_path / "report"),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     assert "stale suggestions shown" in result.stdout
@@ -34,6 +34,11 @@ def test_bench_replay_prints_the_editor_side_table(tmp_path: Path) -> None:
     assert summary["stale_shown"] == 0
     assert summary["requests"] >= summary["keystrokes"]
     assert summary["errors"] == 0
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "keystroke bench replay" in report
+    assert "stale suggestions shown" in report  # the printed table
+    assert "![First action per lane](first_action.png)" in report
+    assert (tmp_path / "report" / "first_action.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_bench_replay_without_functions_says_so(tmp_path: Path) -> None:

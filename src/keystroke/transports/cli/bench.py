@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from keystroke.transports.cli.main import engine_options, settings_from
+from keystroke.transports.cli.reporting import publish, report_option
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -73,6 +74,7 @@ def bench_group() -> None:
     help="Empty the KV cache before every Nth keystroke (0: never) to sample cold latency.",
 )
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write results here.")
+@report_option
 @engine_options
 def typing_bench(file: Path | None, keystrokes: int, cold_every: int, json_out: Path | None, **options: Any) -> None:
     """Type a real file character by character; first-action latency beside the raw llama.cpp floor.
@@ -88,12 +90,13 @@ def typing_bench(file: Path | None, keystrokes: int, cold_every: int, json_out: 
         return await run_typing(service, backend, source, keystrokes, cold_every, progress)
 
     report = _on_embedded(settings_from(options), keystrokes, "typing", "key", work)
-    _report(format_typing(report.summary()), report.to_json(), json_out)
+    publish(format_typing(report.summary()), report.to_json(), json_out)
 
 
 @bench_group.command("kv")
 @_edited_files(keys=8)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write results here.")
+@report_option
 @engine_options
 def kv_bench(files: tuple[Path, ...], visits: int, keys: int, json_out: Path | None, **options: Any) -> None:
     """Interleaved editing of several files: KV reuse and first-action latency with KV slots and chunk
@@ -110,7 +113,7 @@ def kv_bench(files: tuple[Path, ...], visits: int, keys: int, json_out: Path | N
 
     total = len(CONFIGURATIONS) * visits * keys * len(sources)
     report = _on_embedded(settings_from(options), total, "kv", "key", work)
-    _report(format_kv(report.summary()), report.to_json(), json_out)
+    publish(format_kv(report.summary()), report.to_json(), json_out)
 
 
 @bench_group.command("speculative")
@@ -123,6 +126,7 @@ def kv_bench(files: tuple[Path, ...], visits: int, keys: int, json_out: Path | N
     "--positions", type=click.IntRange(min=2), default=12, show_default=True, help="Cursor positions per lane."
 )
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write results here.")
+@report_option
 @engine_options
 def speculative_bench(file: Path | None, positions: int, json_out: Path | None, **options: Any) -> None:
     """Speculative decoding by prompt lookup, on and off side by side per lane: mean accepted draft length,
@@ -135,13 +139,14 @@ def speculative_bench(file: Path | None, positions: int, json_out: Path | None, 
         return await run_speculative(service, backend, source, positions, progress)
 
     report = _on_embedded(settings_from(options), positions * len(LANES), "speculative", "pos", work)
-    _report(format_speculative(report.summary()), report.to_json(), json_out)
+    publish(format_speculative(report.summary()), report.to_json(), json_out)
 
 
 @bench_group.command("fleet")
 @click.option("--replicas", type=click.IntRange(min=2, max=8), default=2, show_default=True)
 @_edited_files(keys=6)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write results here.")
+@report_option
 @engine_options
 def fleet_bench(
     replicas: int, files: tuple[Path, ...], visits: int, keys: int, json_out: Path | None, **options: Any
@@ -182,7 +187,7 @@ def fleet_bench(
     finally:
         for replica in fleet:
             replica.stop()
-    _report(format_fleet(report.to_json()), report.to_json(), json_out)
+    publish(format_fleet(report.to_json()), report.to_json(), json_out)
 
 
 @bench_group.command("load")
@@ -196,6 +201,7 @@ def fleet_bench(
 @click.option("--burst", type=click.IntRange(min=1), default=5, show_default=True, help="Keys between pauses.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write results here.")
+@report_option
 @engine_options
 def load_bench(editors: str, keys: int, burst: int, seed: int, json_out: Path | None, **options: Any) -> None:
     """N simulated editors typing at once against the embedded engine (each its own tenant and file):
@@ -242,7 +248,7 @@ def load_bench(editors: str, keys: int, burst: int, seed: int, json_out: Path | 
         return levels
 
     levels = asyncio.run(run())
-    _report(format_load(levels), levels, json_out)
+    publish(format_load(levels), levels, json_out)
 
 
 @bench_group.command("redaction")
@@ -253,6 +259,7 @@ def load_bench(editors: str, keys: int, burst: int, seed: int, json_out: Path | 
 )
 @click.option("--runs", type=click.IntRange(min=10), default=300, show_default=True, help="Timed runs of each kind.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write results here.")
+@report_option
 def redaction_bench(file: Path | None, runs: int, json_out: Path | None) -> None:
     """Secret redaction: detection rate per format on a corpus of fake secrets, false positives on Python's
     standard library, and the cost on a 2,000-line file (first scan, and per keystroke with the chunk cache),
@@ -278,12 +285,13 @@ def redaction_bench(file: Path | None, runs: int, json_out: Path | None) -> None
         cold, keystroke = costs(text, runs, lambda: bar.update())
     report = RedactionReport(detection_rates(), len(files), lines, kinds, examples, text.count("\n"), cold, keystroke)
     report.library_ms = library_scan_ms(text)
-    _report(format_report(report), report.as_json(), json_out)
+    publish(format_report(report), report.as_json(), json_out)
 
 
 @bench_group.command("gateway")
 @click.option("--requests", type=click.IntRange(min=1), default=100, show_default=True, help="Requests of each kind.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write results here.")
+@report_option
 @engine_options
 def gateway_bench(requests: int, json_out: Path | None, **options: Any) -> None:
     """What HTTP + JSON and HTTP + SSE add over an in-process call, and the server's resident memory.
@@ -310,7 +318,7 @@ def gateway_bench(requests: int, json_out: Path | None, **options: Any) -> None:
 
     with gateway_process(passthrough) as (url, pid):
         report = asyncio.run(run(url, pid))
-    _report(format_gateway(report.summary()), report.to_json(), json_out)
+    publish(format_gateway(report.summary()), report.to_json(), json_out)
 
 
 @bench_group.command("context")
@@ -322,6 +330,7 @@ def gateway_bench(requests: int, json_out: Path | None, **options: Any) -> None:
 @click.option("--file", "relpath", default="textwrap.py", show_default=True, help="File to type in, in the workspace.")
 @click.option("--function", help="Function or method to type (default: the longest one in the file).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write results here.")
+@report_option
 @engine_options
 def context_bench(
     workspace: Path | None, relpath: str, function: str | None, json_out: Path | None, **options: Any
@@ -382,6 +391,7 @@ def context_bench(
     help="Write the language server's debug log here (lanes and why, cancellations; never code).",
 )
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write results here.")
+@report_option
 @engine_options
 def replay_bench(
     repo: Path, keystrokes: int, seed: int, server_log: Path | None, json_out: Path | None, **options: Any
@@ -409,7 +419,7 @@ def replay_bench(
         tqdm(total=keystrokes, desc="replay", unit="key", disable=None) as bar,
     ):
         report = asyncio.run(run_replay(url, repo, tasks, keystrokes, seed, bar.update, server_log))
-    _report(format_replay(report.summary()), report.to_json(), json_out)
+    publish(format_replay(report.summary()), report.to_json(), json_out)
 
 
 @bench_group.command("naive")
@@ -422,6 +432,7 @@ def replay_bench(
 @click.option("--keystrokes", type=click.IntRange(min=1), default=400, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the tasks and of the typists.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write results here.")
+@report_option
 @engine_options
 def naive_bench(repo: Path | None, keystrokes: int, seed: int, json_out: Path | None, **options: Any) -> None:
     """keystroke versus a naive set-up on the same typing replay and model, one after the other in one run.
@@ -482,7 +493,7 @@ def naive_bench(repo: Path | None, keystrokes: int, seed: int, json_out: Path | 
             "unshown_decoded_tokens": usage.get("unshown_decoded_tokens"),
         }
     result = compare(naive, ours)
-    _report(format_naive(result), result, json_out)
+    publish(format_naive(result), result, json_out)
 
 
 def _engine_args(options: dict[str, Any]) -> list[str]:
@@ -511,11 +522,3 @@ def _on_embedded(settings: Any, total: int, desc: str, unit: str, work: Callable
             await service.backend.aclose()
 
     return asyncio.run(run())
-
-
-def _report(table: str, payload: Any, json_out: Path | None) -> None:
-    """Print the table; write the JSON when asked."""
-    click.echo(table)
-    if json_out is not None:
-        json_out.write_text(json.dumps(payload, indent=1))
-        click.echo(f"results written to {json_out}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ import click
 
 from keystroke.domain.context.items import PRIORITY
 from keystroke.transports.cli.main import engine_options, settings_from
+from keystroke.transports.cli.reporting import publish, report_option
 
 EVAL_SOURCE_MS = 1000.0
 
@@ -30,6 +30,7 @@ def eval_group() -> None:
 @click.option("--split", type=click.Choice(["single-line", "multi-line"]), default="single-line", show_default=True)
 @click.option("--limit", type=click.IntRange(min=1), help="Only the first N tasks.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write results here.")
+@report_option
 @engine_options
 def humaneval_infill(data: Path, split: str, limit: int | None, json_out: Path | None, **options: Any) -> None:
     """HumanEval infilling: exact match, edit similarity, pass@1 and latency.
@@ -57,11 +58,7 @@ def humaneval_infill(data: Path, split: str, limit: int | None, json_out: Path |
     report = asyncio.run(run())
     with tqdm(total=len(tasks), desc="execute", unit="task", disable=None) as bar:
         humaneval.execute(report, tasks, progress=bar.update)
-    summary = report.summary()
-    click.echo(format_summary(summary))
-    if json_out is not None:
-        json_out.write_text(json.dumps(report.to_json(), indent=1))
-        click.echo(f"results written to {json_out}")
+    publish(format_summary(report.summary()), report.to_json(), json_out)
 
 
 def format_summary(summary: dict[str, Any]) -> str:
@@ -88,6 +85,7 @@ def format_summary(summary: dict[str, Any]) -> str:
 @click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True, help="Cases per repository.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the case order.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write results here.")
+@report_option
 @engine_options
 def repo(paths: tuple[Path, ...], limit: int, seed: int, json_out: Path | None, **options: Any) -> None:
     """Cross-file context on real repositories: exact match and edit similarity with and without it.
@@ -104,22 +102,13 @@ def repo(paths: tuple[Path, ...], limit: int, seed: int, json_out: Path | None, 
 
     settings = settings_from(options, **{f"context.{source}_ms": EVAL_SOURCE_MS for source in PRIORITY})
     reports = [_evaluate_repository(path, limit, seed, settings) for path in paths]
-    for report in reports:
-        click.echo(format_repo(report.summary()))
+    tables = [format_repo(report.summary()) for report in reports]
     pooled = RepoReport(f"{len(reports)} repositories", reports[0].model, [r for rep in reports for r in rep.results])
+    body = reports[0].to_json()
     if len(reports) > 1:
-        click.echo(format_repo(pooled.summary()))
-    if json_out is not None:
-        body = (
-            reports[0].to_json()
-            if len(reports) == 1
-            else {
-                "summary": pooled.summary(),
-                "repositories": [report.to_json() for report in reports],
-            }
-        )
-        json_out.write_text(json.dumps(body, indent=1))
-        click.echo(f"results written to {json_out}")
+        tables.append(format_repo(pooled.summary()))
+        body = {"summary": pooled.summary(), "repositories": [report.to_json() for report in reports]}
+    publish("\n".join(tables), body, json_out)
 
 
 def _evaluate_repository(path: Path, limit: int, seed: int, settings: Any) -> Any:
