@@ -92,3 +92,13 @@ def test_undelivered_events_are_kept_for_the_next_flush() -> None:
     feedback.outcome("stale", "inline", "python")
     assert run(feedback.flush()) == 2
     assert [e.kind for e in sink.received] == ["abstained", "stale"]
+
+
+def test_accepting_a_correction_of_the_word_before_the_cursor_is_not_typing_over_it() -> None:
+    feedback = Feedback(None, lambda: 0.0)
+    feedback.shown(URI, "s2", "local", "python", 15, 5, "append", latency_ms=3.0)  # "apend" -> "append"
+    feedback.take()
+    feedback.edited(URI, 12, "", "p")  # the smallest difference between "x.apend" and "x.append"
+    assert kinds(feedback) == []
+    assert feedback.accepted("s2")
+    assert [(e.kind, e.chars) for e in feedback.take()] == [("accepted", 6)]

@@ -81,9 +81,10 @@ class Feedback:
         if shown is None or shown.resolved:
             return
         if _follows(shown, start, removed, inserted):
-            if removed:  # the word before the cursor was replaced: the suggestion now starts where it did
-                shown.at, shown.replace = shown.at - shown.replace, 0
-            shown.typed += len(inserted)
+            if shown.replace:  # the word before the cursor was corrected: the suggestion is in, whole
+                shown.at, shown.replace, shown.typed = shown.at - shown.replace, 0, len(shown.text)
+            else:
+                shown.typed += len(inserted)
             return
         shown.resolved = True
         self._pending.pop(uri, None)
@@ -147,13 +148,9 @@ class Feedback:
 
 def _follows(shown: _Shown, start: int, removed: str, inserted: str) -> bool:
     """Whether an edit goes along with the suggestion: typing (or accepting) its next characters."""
+    if shown.replace and shown.typed == 0:
+        # accepting a correction of the word before the cursor: the edit, as the smallest difference between
+        # the two texts, lies within that word and inserts part of the correction
+        return shown.at - shown.replace <= start and start + len(removed) <= shown.at and inserted in shown.text
     rest = shown.text[shown.typed :]
-    if removed == "":
-        return start == shown.at + shown.typed and bool(inserted) and rest.startswith(inserted)
-    # accepting a suggestion that corrects the word before the cursor replaces that word
-    return (
-        shown.typed == 0
-        and start == shown.at - shown.replace
-        and len(removed) == shown.replace
-        and (shown.text.startswith(inserted))
-    )
+    return removed == "" and start == shown.at + shown.typed and bool(inserted) and rest.startswith(inserted)
