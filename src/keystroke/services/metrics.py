@@ -20,6 +20,7 @@ from the event loop).
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter as Tally
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
@@ -31,6 +32,7 @@ from prometheus_client.registry import Collector
 
 from keystroke.domain.engines.base import GenerationStats
 from keystroke.domain.telemetry.events import Event
+from keystroke.domain.telemetry.store import TelemetryStore
 from keystroke.services.types import CompletionResult
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -74,8 +76,6 @@ class Metrics:
                                              buckets=LATENCY_BUCKETS_S, registry=r)  # fmt: skip
         self._eligible = 0
         self._cache_shown = 0
-        self._prompt = 0
-        self._cached = 0
         self.tenants: dict[str, TenantFigures] = defaultdict(TenantFigures)
         r.register(_Derived(self, refused))
 
@@ -90,8 +90,6 @@ class Metrics:
             figures.cached_tokens += stats.cached_tokens
             self.prompt_tokens.inc(stats.prompt_tokens)
             self.cached_tokens.inc(stats.cached_tokens)
-            self._prompt += stats.prompt_tokens
-            self._cached += stats.cached_tokens
             self.draft_rounds.inc(stats.draft_rounds)
             self.draft_accepted.inc(stats.draft_accepted)
             if stats.finish_reason == "cancelled":
@@ -116,11 +114,17 @@ class Metrics:
                 if event.latency_ms is not None:
                     self.editor_first_action.labels(event.lane or "unknown").observe(event.latency_ms / 1000)
 
+    async def ingest(self, store: TelemetryStore, tenant: str, events: list[Event]) -> int:
+        """Editors' events for `tenant`: counted here, kept in the tenant's store; how many were kept."""
+        self.editor(events)
+        return await asyncio.to_thread(store.add, tenant, events)
+
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
 
     def kv_hit_ratio(self) -> float:
-        return self._cached / self._prompt if self._prompt else 0.0
+        prompt = sum(f.prompt_tokens for f in self.tenants.values())
+        return sum(f.cached_tokens for f in self.tenants.values()) / prompt if prompt else 0.0
 
     def result_cache_hit_ratio(self) -> float:
         return self._cache_shown / self._eligible if self._eligible else 0.0

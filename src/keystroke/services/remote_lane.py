@@ -12,7 +12,6 @@ with what happened; the editor service then answers from the local lane.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable
@@ -132,8 +131,7 @@ class EmbeddedLane:
 
     async def report(self, events: list[Event]) -> None:
         if self.telemetry is not None:
-            self.service.metrics.editor(events)
-            await asyncio.to_thread(self.telemetry.add, self.tenant.name, events)
+            await self.service.metrics.ingest(self.telemetry, self.tenant.name, events)
 
     async def aclose(self) -> None:
         if self.owns_backend:

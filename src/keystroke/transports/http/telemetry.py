@@ -42,8 +42,7 @@ def register_telemetry(
         tenant = auth.tenant(request)
         batch = parse_model(await read_json(request, MAX_EVENTS_BYTES), EventBatch)
         received = [Event(**body.model_dump()) for body in batch.events]
-        service.metrics.editor(received)
-        count = await asyncio.to_thread(store.add, tenant.name, received)
+        count = await service.metrics.ingest(store, tenant.name, received)
         return EventsAccepted(tenant=tenant.name, accepted=count)
 
     @app.get("/v1/telemetry", response_model=TelemetryRates)
