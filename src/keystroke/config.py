@@ -206,6 +206,13 @@ class EditorSettings(_Section):
     index_max_files: int = Field(
         20_000, ge=1, description="Do not index a workspace with more files than this (a home folder, not a project)."
     )
+    max_message_bytes: int = Field(
+        64 << 20,
+        ge=1 << 20,
+        le=1 << 31,
+        description="Largest message the language server reads from its editor; a larger one is skipped (and "
+        "answered with an error if it is a request).",
+    )
     telemetry: bool = Field(
         True,
         description="Send what became of suggestions (shown, accepted, dismissed, typed over, characters retained) "
@@ -230,6 +237,31 @@ class ServerSettings(_Section):
     )
     max_auth_header_bytes: int = Field(
         512, ge=64, le=8192, description="Longest accepted Authorization header; a longer one is refused (431)."
+    )
+    allowed_hosts: tuple[str, ...] = Field(
+        (),
+        description="Host names (or host:port) requests may be addressed to besides loopback ones; a keyless "
+        "gateway refuses every other name (DNS rebinding), a gateway with keys checks only when this is set.",
+    )
+    allowed_origins: tuple[str, ...] = Field(
+        (),
+        description="Web page origins (scheme://host:port) allowed to call the gateway from a browser, besides "
+        "its own pages; requests from any other page are refused (403).",
+    )
+    header_timeout_s: float = Field(
+        10.0, gt=0, le=3600, description="A connection must send a request's whole header within this long."
+    )
+    body_timeout_s: float = Field(
+        30.0, gt=0, le=3600, description="A request's whole body must arrive within this long after its header."
+    )
+    keep_alive_s: int = Field(
+        5, ge=1, le=3600, description="An idle connection between two requests is closed after this many seconds."
+    )
+    max_header_bytes: int = Field(
+        65536, ge=4096, le=1 << 20, description="Largest request header (request line and fields); larger: 431."
+    )
+    max_websockets: int = Field(
+        64, ge=1, le=100_000, description="Playground sessions (browser tabs) open at once; more are refused."
     )
 
 

@@ -13,8 +13,12 @@ message and exits non-zero. Every message says what was wrong and, where there i
     │   ├── InvalidRequestError     malformed body or a field with a wrong value (names the field)
     │   ├── PayloadTooLargeError    a body or a field over its configured size limit
     │   ├── HeaderTooLargeError     an Authorization header over its limit (431)
+    │   ├── UnsupportedMediaTypeError  a body not declared `application/json` (415)
     │   ├── UnauthorizedError       no API key, or one that is unknown, malformed, truncated or revoked (401)
-    │   ├── ForbiddenError          a valid key of a disabled tenant (403)
+    │   ├── ForbiddenError          a valid key of a disabled tenant, a web page's request to a loopback
+    │   │                           gateway, a non-admin asking for every tenant's data (403)
+    │   ├── NotFoundError           a tenant the gateway does not know (404)
+    │   ├── ClientClosedError       the client hung up before its request was read (499, never seen by it)
     │   └── OverloadedError         the tenant's or the engine's queue is full; retry after a while (429)
     ├── EngineError                 the backend failed; HTTP 5xx
     │   ├── EngineUnavailableError  closed, or not started
@@ -81,6 +85,13 @@ class HeaderTooLargeError(RequestError):
     error_type = "header_too_large"
 
 
+class UnsupportedMediaTypeError(RequestError):
+    """A request body is not declared as JSON."""
+
+    status_code = 415
+    error_type = "unsupported_media_type"
+
+
 class UnauthorizedError(RequestError):
     """The request carries no valid API key."""
 
@@ -93,6 +104,20 @@ class ForbiddenError(RequestError):
 
     status_code = 403
     error_type = "forbidden"
+
+
+class NotFoundError(RequestError):
+    """The request names something the gateway does not have (a tenant)."""
+
+    status_code = 404
+    error_type = "not_found"
+
+
+class ClientClosedError(RequestError):
+    """The client went away before its request was read; the answer reaches nobody."""
+
+    status_code = 499
+    error_type = "client_closed"
 
 
 class OverloadedError(RequestError):

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from keystroke.domain.editor.window import window_chars
 from keystroke.domain.engines.faults import DyingBackend
 from keystroke.services.completion import CompletionService
 from keystroke.services.editor import EditorService, Suggestion
@@ -336,3 +337,22 @@ def test_an_engine_that_dies_mid_stream_leaves_the_local_lane_answering(service:
         assert got is None or got.lane == "fallback"
 
     scenario(service, body, remote=EmbeddedLane(dying))
+
+
+def test_a_6_mb_file_sends_what_the_prompt_budget_can_use_and_gets_the_models_suggestion(
+    service: CompletionService,
+) -> None:
+    huge = "".join(f"value_{n} = {n}\n" for n in range(400_000)) + TEXT  # 6.4 MB, over the 1 MB prefix limit
+    window = window_chars(service.settings.prompt.budget_tokens)
+
+    async def body(rig: Rig) -> None:
+        rig.lane.release(all_later=True)
+        rig.open(huge)
+        found = await rig.answered((huge.count("\n"), len(TEXT) - TEXT.rfind("\n") - 1), len(huge))
+        assert found is not None
+        assert found.lane == "inline"  # the model's answer, not the local lane's fallback after a refusal
+        (sent,) = rig.lane.started
+        assert huge.endswith(sent.prefix)
+        assert window // 2 <= len(sent.prefix) <= window
+
+    scenario(service, body)

@@ -1,4 +1,4 @@
-"""The leak test: 64 fake secrets in 16 formats, planted in the current file (before and after the cursor) and in
+"""The leak test: 68 fake secrets in 17 formats, planted in the current file (before and after the cursor) and in
 workspace files, typed into a real language server that asks a real gateway process through a recording proxy.
 
 None of them may appear in the bytes the gateway received, in any log line of either process (debug level), or

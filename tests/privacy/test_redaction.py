@@ -32,6 +32,27 @@ def test_every_planted_secret_is_redacted(planted: object) -> None:
     assert reveal(redacted, SCANNER, vault) == planted.code  # the placeholder comes back as it was
 
 
+# formats that name themselves (a prefix, a shape): found wherever they stand, not only assigned to `token = `
+SELF_EVIDENT = {
+    *("aws-access-key-id", "github-token", "github-fine-grained-token", "gitlab-token", "slack-token"),
+    *("slack-webhook", "stripe-key", "openai-key", "google-api-key", "sendgrid-key", "jwt", "pypi-token"),
+}
+
+
+@pytest.mark.parametrize("planted", [p for p in PLANTED if p.kind in SELF_EVIDENT], ids=lambda p: p.kind)
+def test_self_evident_token_formats_are_redacted_as_a_bare_argument(planted: object) -> None:
+    from keystroke.benchmarks.secrets_corpus import PlantedSecret
+
+    assert isinstance(planted, PlantedSecret)
+    code = f'client = connect("{planted.secret}", retries=3)\n'
+    redacted = redact(code, SCANNER, Vault())
+    assert planted.secret not in redacted
+
+
+def test_every_self_evident_format_is_in_the_corpus() -> None:
+    assert set(FORMATS) >= SELF_EVIDENT
+
+
 @pytest.mark.parametrize(
     "code",
     [

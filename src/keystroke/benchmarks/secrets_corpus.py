@@ -50,6 +50,11 @@ def _github(rng: random.Random) -> PlantedSecret:
     return PlantedSecret("github-token", token, f'gh = Github(login_or_token="{token}")')
 
 
+def _github_fine_grained(rng: random.Random) -> PlantedSecret:
+    token = f"github_pat_{_pick(rng, ALNUM, 22)}_{_pick(rng, ALNUM, 59)}"
+    return PlantedSecret("github-fine-grained-token", token, f'gh = Github("{token}")')  # no secret-looking name
+
+
 def _gitlab(rng: random.Random) -> PlantedSecret:
     token = "glpat-" + _pick(rng, URLSAFE, 20)
     return PlantedSecret("gitlab-token", token, f"GITLAB_TOKEN={token}")
@@ -129,6 +134,7 @@ FORMATS: dict[str, Callable[[random.Random], PlantedSecret]] = {
     "aws-access-key-id": _aws_key_id,
     "aws-secret-key": _aws_secret,
     "github-token": _github,
+    "github-fine-grained-token": _github_fine_grained,
     "gitlab-token": _gitlab,
     "slack-token": _slack,
     "slack-webhook": _slack_webhook,
@@ -146,6 +152,6 @@ FORMATS: dict[str, Callable[[random.Random], PlantedSecret]] = {
 
 
 def corpus(per_format: int = 4, seed: int = 5) -> list[PlantedSecret]:
-    """`per_format` fake secrets of every format (16 formats; 64 secrets by default), reproducibly."""
+    """`per_format` fake secrets of every format (17 formats; 68 secrets by default), reproducibly."""
     rng = random.Random(seed)
     return [make(rng) for make in FORMATS.values() for _ in range(per_format)]

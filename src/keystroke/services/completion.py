@@ -163,6 +163,7 @@ class CompletionService:
         result: CompletionResult | None = None
         session = None if request.session_id is None else f"{tenant.name}\x1f{request.session_id}"
         self._sessions.begin(session, generation.cancel)
+        failed = False
         try:
             async for event in self.backend.generate(generation):
                 if isinstance(event, DoneEvent):
@@ -179,14 +180,17 @@ class CompletionService:
                 yield update
             result = self._result(progress, final, stats, prompt_build_ms, context)
             yield Finished(result)
+        except Exception:
+            failed = True
+            raise
         finally:
             deadline.cancel()
             self._sessions.end(session, generation.cancel)
             retained = generation.prompt.render() if tenant.retain_code else ""
-            self._audit(tenant, original, result, request_id, len(vault), retained, progress.emitted)
+            outcome = "error" if failed else "cancelled" if result is None else _outcome(result)
+            self._audit(tenant, original, result, request_id, len(vault), retained, progress.emitted, outcome)
             self._count(tenant, stats, result)
-            outcome = "cancelled" if result is None else _outcome(result).split(":")[0]
-            self.metrics.request(tenant.name, mode, outcome, result, stats)
+            self.metrics.request(tenant.name, mode, outcome.split(":")[0], result, stats)
 
     def _validate(self, request: CompletionRequest) -> None:
         limits = self.settings.limits
@@ -336,11 +340,13 @@ class CompletionService:
         redactions: int,
         prompt: str = "",
         completion: str = "",
+        outcome: str | None = None,
     ) -> None:
         """The request's audit record: sizes, timings and outcome; the (redacted) code only if retained."""
         if self.audit is None:
             return
-        outcome = "cancelled" if result is None else _outcome(result)
+        if outcome is None:
+            outcome = "cancelled" if result is None else _outcome(result)
         record = AuditRecord(
             request_id=request_id,
             model=self.backend.info.name,

@@ -17,7 +17,7 @@ staleness). A suggestion request goes through, in order:
 5. the remote lane (gateway or embedded engine), asked with the trigger: as-you-type requests are decoded
    greedily, the first line sent the moment it exists; an explicit request may be ranked among alternatives.
    A keystroke that does not extend the generation's text cancels it end to end. If the gateway is down or
-   slow, the local lane answers.
+   slow, the local lane answers. Only what the prompt budget can use of a large file is sent (`window.py`).
 
 A result is returned only if it was computed for the document's current version and cursor; a late one is
 dropped (and kept in the cache, where the same text will find it again). Time is injected (`EditorClock`),
@@ -46,6 +46,7 @@ from keystroke.domain.editor.result_cache import ResultCache, Scope
 from keystroke.domain.editor.router import Lane, Route, route
 from keystroke.domain.editor.session import DocumentSession, Position, Ticket
 from keystroke.domain.editor.triggers import DebounceSettings, Rhythm, Trigger, classify
+from keystroke.domain.editor.window import upload_window, window_chars
 from keystroke.domain.privacy.exclusion import ExclusionRules
 from keystroke.domain.privacy.redaction import Vault
 from keystroke.domain.prompt.assembly import Snippet
@@ -179,6 +180,7 @@ class EditorService:
         )
         self._documents: dict[str, Document] = {}
         self._inflight: dict[str, _InFlight] = {}
+        self._window = window_chars(settings.prompt.budget_tokens)  # what of a huge file goes to the model
         self.context: ContextService | None = None  # the workspace's, once indexed
         self._watcher: Watcher | None = None
 
@@ -346,7 +348,7 @@ class EditorService:
         if not await self._debounced(document, Trigger.INVOKED if invoked else document.trigger):
             return None
         lane = "multiline" if chosen.lane == "multiline" else "inline"
-        snippets = await self._snippets(document, prefix, suffix)
+        snippets = await self._snippets(document, *upload_window(prefix, suffix, self._window))
         if not document.session.is_current(ticket):
             return None  # the user typed on while the context was collected
         try:
@@ -440,9 +442,10 @@ class EditorService:
     ) -> RemoteAnswer | None:
         assert self.remote is not None
         self._cancel(document.uri, "a newer generation")
+        sent_prefix, sent_suffix = upload_window(prefix, suffix, self._window)
         request = CompletionRequest(
-            prefix,
-            suffix,
+            sent_prefix,
+            sent_suffix,
             document.language,
             document.key,
             snippets=snippets,

@@ -6,7 +6,8 @@
   first token and first action, as the service measured them;
 - `keystroke_prompt_tokens_total`, `keystroke_cached_prompt_tokens_total` and the gauge
   `keystroke_kv_cache_hit_ratio` (their quotient);
-- `keystroke_cancellations_total{reason}`; `keystroke_draft_rounds_total`, `keystroke_draft_accepted_total`;
+- `keystroke_cancellations_total{reason}` (a superseded request, a deadline, or `reader gone`: the client hung
+  up or the editor stopped waiting); `keystroke_draft_rounds_total`, `keystroke_draft_accepted_total`;
 - `keystroke_refused_total{reason}`: requests answered 429 (tenant, engine or multi-line limit);
 - from the editors' telemetry: `keystroke_editor_events_total{kind,lane}`, the histogram
   `keystroke_editor_first_action_seconds{lane}` (the user's view, result cache and local lane included) and
@@ -40,6 +41,7 @@ LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1
 STAGES = ("queue", "context", "prefill", "first_token", "first_action")
 ELIGIBLE = ("shown", "abstained", "stale")
 RECENT = 5000
+CONSUMER_GONE = "reader gone"  # the stream was closed before its end (an HTTP client hung up, an editor moved on)
 
 
 @dataclass
@@ -94,6 +96,8 @@ class Metrics:
             self.draft_accepted.inc(stats.draft_accepted)
             if stats.finish_reason == "cancelled":
                 self.cancellations.labels(stats.cancel_reason or "cancelled").inc()
+        elif outcome == "cancelled":  # its reader went away mid-generation: a client that hung up, say
+            self.cancellations.labels(CONSUMER_GONE).inc()
         if result is None:
             return
         t = result.timings

@@ -278,8 +278,12 @@ class LlamaEngine(LlamaTokenizer):
             in_kv = bool(verified)
             if in_kv:
                 token = verified.pop(0)
+            elif produced <= len(start):
+                token = start[produced - 1]
             else:
-                token = start[produced - 1] if produced <= len(start) else self._pick(logits, remaining)
+                if remaining and self.vocabulary.consistent_ids(remaining).size == 0:
+                    logits, remaining = self._unspellable(remaining), b""
+                token = self._pick(logits, remaining)
             if token in stop_ids:
                 return _Run(tuple(chosen), text, produced - 1, "eos")
             chosen.append(token)
@@ -382,6 +386,15 @@ class LlamaEngine(LlamaTokenizer):
             row = logits if index == 0 else rows[index - 1]
             total += float(row[token] - _logsumexp(row))
         return total
+
+    def _unspellable(self, remaining: bytes) -> Logits:
+        """The forced text holds bytes no token of the vocabulary spells alone (a character the tokenizer
+        maps lossily): it is evaluated as prompt text instead, as the tokenizer reads it, and decoding goes
+        on unconstrained from there. Returns the logits after it."""
+        tail = list(self._llm.tokenize(remaining, add_bos=False, special=False))
+        if tail:
+            self._eval(tail)
+        return self._logits()
 
     def _pick(self, logits: Logits, remaining: bytes) -> int:
         if not remaining:

@@ -25,6 +25,9 @@ class LlamaTokenizer:
         self.vocabulary = read_vocabulary(llama_cpp, self._vocab_ptr)
         self._add_bos = bool(llama_cpp.llama_vocab_get_add_bos(self._vocab_ptr))
         self._bos = int(llama_cpp.llama_vocab_bos(self._vocab_ptr))
+        eos = int(llama_cpp.llama_vocab_eos(self._vocab_ptr))
+        # what an empty prompt is evaluated as: the start of a document (its separator when there is no BOS)
+        self._document_start = [token for token in (self._bos, eos) if token >= 0][:1]
 
     def tokenize(self, text: str) -> list[int]:
         if not text:
@@ -49,6 +52,8 @@ class LlamaTokenizer:
         return len(kept.decode("utf-8", "ignore"))
 
     def encode(self, prompt: Prompt) -> list[int]:
+        """The prompt's tokens; never empty (a model needs one token to predict from: an empty prompt, say
+        a one-character prefix taken back entirely for token healing, is the start of a document)."""
         tokens = [self._bos] if self._add_bos and self._bos >= 0 else []
         for part in prompt.parts:
             if isinstance(part, Special):
@@ -58,7 +63,9 @@ class LlamaTokenizer:
                 tokens.append(token)
             else:
                 tokens.extend(self.tokenize(part))
-        return tokens
+        if not tokens and not self._document_start:
+            raise EngineError("the prompt is empty and the model has neither a BOS nor an EOS token to start from")
+        return tokens or list(self._document_start)
 
 
 def load_tokenizer(source: ModelSource) -> LlamaTokenizer:

@@ -6,8 +6,8 @@ prompt and completion are kept only for a tenant with `retain_code` on, and are 
 retention period ends (`purge`, run on every write at most once a minute). Reads are always by tenant: there
 is no query that returns another tenant's records.
 
-SQLite (WAL, `synchronous=NORMAL`): an insert costs tens of microseconds. Thread-safe: one connection behind
-a lock. `path=None` keeps the log in memory (tests, `--no-audit`).
+SQLite (WAL, `synchronous=NORMAL`), owner-only (0600): an insert costs tens of microseconds. Thread-safe: one
+connection behind a lock. `path=None` keeps the log in memory (tests, `--no-audit`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from keystroke.domain.privacy.tenants import Tenant
+from keystroke.domain.storage import private_file
+from keystroke.errors import ConfigError
 
 BUCKETS_MS = (50, 100, 200, 300, 500, 1000, 2000, 5000)
 PURGE_EVERY_S = 60.0
@@ -66,9 +68,10 @@ class AuditLog:
         self.path = path
         self._clock = clock
         self._lock = threading.Lock()
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path) if path else ":memory:", check_same_thread=False)
+        try:
+            self._db = sqlite3.connect(str(private_file(path)) if path else ":memory:", check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise ConfigError(f"cannot open the audit log {path}: {exc}") from exc
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         columns = ", ".join(f"{f.name} {'INTEGER' if f.type == 'int' else 'TEXT'}" for f in fields(AuditRecord))

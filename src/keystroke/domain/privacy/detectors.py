@@ -7,8 +7,8 @@ prefix is searched at C speed, so a 2,000-line file costs about a millisecond):
   the regexes of its AWS, GitHub, GitLab, SendGrid, Square, PyPI, Azure storage, OpenAI, Twilio and npm
   detectors and the key-block names of its private-key detector are read from its plugin classes, so a
   format it learns arrives with an upgrade. Formats it lacks or matches too loosely for a completion prompt
-  are added here (Stripe, Slack, Google API keys, Anthropic/OpenAI project keys, Hugging Face, whole JWTs,
-  whole private-key blocks, passwords in URLs).
+  are added here (GitHub fine-grained tokens, Stripe, Slack, Google API keys, Anthropic/OpenAI project keys,
+  Hugging Face, whole JWTs, whole private-key blocks, passwords in URLs).
 - **Assignments to secret names** (`password`, `secret`, `token`, `api_key`, ...): the assigned value,
   quoted or not, in code and in configuration files (`.env`, YAML, INI, connection strings).
 - **High-entropy string literals in assignments**: a random-looking quoted value of 20+ characters.
@@ -94,6 +94,8 @@ def _private_key_block() -> re.Pattern[str]:
 _KEY_BLOCK = _Format("private-key", _private_key_block())  # the one format that spans lines
 _OWN_FORMATS = [
     _Format("stripe-key", re.compile(r"k_(?:live|test)_[0-9A-Za-z]{16,99}"), lead="rsp"),
+    # fine-grained personal access tokens; detect-secrets knows only the classic ghp_/gho_/... ones
+    _Format("github-fine-grained-token", re.compile(r"github_pat_[0-9A-Za-z]{22}_[0-9A-Za-z]{59}")),
     _Format("slack-token", re.compile(r"xox[abposr]-[0-9A-Za-z-]{10,250}")),
     _Format("slack-webhook", re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9_/]{20,}")),
     _Format("google-api-key", re.compile(r"AIza[0-9A-Za-z_-]{35}")),

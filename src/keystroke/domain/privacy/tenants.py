@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from keystroke.domain.storage import private_directory
 from keystroke.errors import ConfigError
 
 LOCAL = "local"  # the tenant of a gateway without keys (loopback only)
@@ -175,6 +176,11 @@ class KeyStore:
         except FileNotFoundError:
             self._state, self._stamp = _State(), None
             return
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read the key file {self.path}: {exc.strerror}; choose another place with "
+                "$KEYSTROKE_DATA_DIR or server.keys_file"
+            ) from exc
         stamp = (stat.st_mtime_ns, stat.st_size)
         if stamp != self._stamp:
             self._state, self._stamp = _parse(self.path), stamp
@@ -184,7 +190,7 @@ class KeyStore:
             "tenants": {name: asdict(t) for name, t in sorted(self._state.tenants.items())},
             "keys": [asdict(r) for r in self._state.keys.values()],
         }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_directory(self.path.parent)
         temporary = self.path.with_suffix(".tmp")
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:

@@ -2,8 +2,11 @@
 
 Each tenant's events go to `<dir>/<tenant>.sqlite3` (tenant names are checked identifiers), so one tenant's
 data can be exported or deleted on its own and no query can mix two tenants by mistake. `dir=None` keeps
-everything in memory (tests). Thread-safe: one lock around the connections; an insert costs tens of
-microseconds (WAL, `synchronous=NORMAL`).
+everything in memory (tests). Only writing creates a tenant's file: reading a tenant that has none answers
+from an empty in-memory table, so a read never costs a file or a descriptor. At most `MAX_OPEN` files are
+open at once (least recently used closed first); files are created owner-only (0600, in a 0700 folder), since
+their tenant may retain code elsewhere and their contents are nobody else's. Thread-safe: one lock around the
+connections; an insert costs tens of microseconds (WAL, `synchronous=NORMAL`).
 
 Derived, over a time window:
 - acceptance rate: shown suggestions with at least one accept / shown suggestions;
@@ -16,15 +19,19 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from keystroke.domain.privacy.tenants import check_tenant_name
+from keystroke.domain.storage import private_directory, private_file
 from keystroke.domain.telemetry.events import Event
 from keystroke.domain.telemetry.retention import HORIZONS_S
 
 _COLUMNS = [f.name for f in fields(Event)]
+MAX_OPEN = 32  # tenants' files open at once
 
 
 @dataclass(frozen=True)
@@ -56,16 +63,17 @@ class TelemetryStore:
         self.directory = directory
         self._clock = clock
         self._lock = threading.Lock()
-        self._dbs: dict[str, sqlite3.Connection] = {}
+        self._dbs: OrderedDict[str, sqlite3.Connection] = OrderedDict()
+        self._empty = _open(":memory:")  # what a tenant without a file reads
         if directory is not None:
-            directory.mkdir(parents=True, exist_ok=True)
+            private_directory(directory)
 
     def add(self, tenant: str, events: Iterable[Event]) -> int:
         now = self._clock()
         rows = [(now, *asdict(e).values()) for e in events]
         marks = ", ".join("?" * (len(_COLUMNS) + 1))
         with self._lock:
-            db = self._db(tenant)
+            db = self._db(tenant, create=True)
             db.executemany(f"INSERT INTO events VALUES ({marks})", rows)
             db.commit()
         return len(rows)
@@ -134,22 +142,42 @@ class TelemetryStore:
                 db.close()
             self._dbs.clear()
 
+    @property
+    def open_files(self) -> int:
+        with self._lock:
+            return len(self._dbs)
+
     def _query(self, tenant: str, sql: str, *args: object) -> list[tuple[Any, ...]]:
         with self._lock:
-            return list(self._db(tenant).execute(sql, args).fetchall())
+            return list(self._db(tenant, create=False).execute(sql, args).fetchall())
 
-    def _db(self, tenant: str) -> sqlite3.Connection:
+    def _db(self, tenant: str, *, create: bool) -> sqlite3.Connection:
         db = self._dbs.get(tenant)
-        if db is None:
-            where = ":memory:" if self.directory is None else str(self.directory / f"{tenant}.sqlite3")
-            db = sqlite3.connect(where, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            columns = ", ".join(_COLUMNS)
-            db.execute(f"CREATE TABLE IF NOT EXISTS events (at REAL, {columns})")
-            db.execute("CREATE INDEX IF NOT EXISTS events_at ON events (at)")
-            self._dbs[tenant] = db
+        if db is not None:
+            self._dbs.move_to_end(tenant)
+            return db
+        if self.directory is None:
+            if not create:
+                return self._empty
+            db = _open(":memory:")
+        else:
+            path = self.directory / f"{check_tenant_name(tenant)}.sqlite3"
+            if not create and not path.exists():
+                return self._empty
+            db = _open(str(private_file(path)))
+        self._dbs[tenant] = db
+        while self.directory is not None and len(self._dbs) > MAX_OPEN:
+            self._dbs.popitem(last=False)[1].close()
         return db
+
+
+def _open(where: str) -> sqlite3.Connection:
+    db = sqlite3.connect(where, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute(f"CREATE TABLE IF NOT EXISTS events (at REAL, {', '.join(_COLUMNS)})")
+    db.execute("CREATE INDEX IF NOT EXISTS events_at ON events (at)")
+    return db
 
 
 _RETAINED = "SELECT SUM(retained), SUM(chars) FROM events WHERE kind = 'retained' AND at >= ? AND horizon_s = ?"

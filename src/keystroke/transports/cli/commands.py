@@ -174,5 +174,7 @@ def _discover_ggufs() -> list[Path]:
 
 def _log_to_stderr(level: str) -> None:
     logging.basicConfig(stream=sys.stderr, level=level.upper(), format="keystroke serve %(levelname)s %(message)s")
-    for noisy in ("httpx", "httpcore", "watchfiles", "asyncio"):  # client libraries' debug logs quote bodies
+    # client libraries' debug logs quote bodies; matplotlib's and Pillow's (the dashboard's plots) are font
+    # lookups by the hundred, which bury the gateway's own lines
+    for noisy in ("httpx", "httpcore", "watchfiles", "asyncio", "matplotlib", "PIL", "multipart"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

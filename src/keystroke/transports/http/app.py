@@ -16,19 +16,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 import keystroke
 from keystroke.domain.telemetry.store import TelemetryStore
-from keystroke.errors import InvalidRequestError
 from keystroke.services.completion import CompletionService
 from keystroke.transports.http.auth import Authenticator
 from keystroke.transports.http.dashboard import register_dashboard
 from keystroke.transports.http.disconnect import CLIENT_CLOSED, until_disconnected
-from keystroke.transports.http.errors import install_error_handlers
+from keystroke.transports.http.errors import ENGINE, JSON_BODY, error_responses, install_error_handlers
 from keystroke.transports.http.infill import register_infill
 from keystroke.transports.http.pages import register_pages
 from keystroke.transports.http.parsing import parse_model, read_json
@@ -37,7 +36,6 @@ from keystroke.transports.http.schemas import (
     AuditList,
     CompletionBody,
     CompletionResponse,
-    ErrorBody,
     Health,
     ModelCard,
     ModelList,
@@ -46,22 +44,7 @@ from keystroke.transports.http.schemas import (
 )
 from keystroke.transports.http.sse import event_stream
 from keystroke.transports.http.telemetry import register_telemetry
-
-T = TypeVar("T")
-
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody, "description": description}
-    for status, description in (
-        (400, "Body is not UTF-8 JSON"),
-        (401, "No API key, or an invalid one"),
-        (403, "The key's tenant is disabled"),
-        (413, "Body or a field over its size limit"),
-        (431, "Authorization header over its size limit"),
-        (422, "A field has a wrong type or value"),
-        (429, "Too much work in flight (the tenant's or the engine's); the Retry-After header says when to retry"),
-        (503, "The engine failed"),
-    )
-}
+from keystroke.transports.http.trust import BrowserGuard
 
 _STREAM_DOC = (
     "With `stream: true` the answer is `text/event-stream`: `first_action` (the first complete line, the moment"
@@ -96,14 +79,26 @@ def create_app(
     )
     install_error_handlers(app)
     limits = service.settings.limits
-    auth = auth or Authenticator(None, service.settings.server.max_auth_header_bytes)
+    server = service.settings.server
+    auth = auth or Authenticator(None, server.max_auth_header_bytes)
+    gate = auth  # the middleware asks it per request: keys may be created while the gateway runs
+    app.add_middleware(
+        BrowserGuard,
+        keyless=lambda: gate.open,
+        allowed_hosts=server.allowed_hosts,
+        allowed_origins=server.allowed_origins,
+    )
     request_schema = CompletionBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    request_schema["properties"]["max_tokens"]["anyOf"][0]["maximum"] = limits.max_tokens  # this gateway's
     definitions = request_schema.pop("$defs", {})
 
     @app.post(
         "/v1/completions",
         response_model=CompletionResponse,
-        responses={**_ERRORS, 200: {"content": {"text/event-stream": {}}, "description": _STREAM_DOC}},
+        responses={
+            **error_responses(*JSON_BODY, *ENGINE),
+            200: {"content": {"text/event-stream": {}}, "description": _STREAM_DOC},
+        },
         openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": request_schema}}}},
     )
     async def completions(request: Request) -> Any:
@@ -118,7 +113,7 @@ def create_app(
             return Response(status_code=CLIENT_CLOSED)
         return JSONResponse(CompletionResponse.of(result).model_dump())
 
-    @app.get("/v1/models", response_model=ModelList, responses=_ERRORS)
+    @app.get("/v1/models", response_model=ModelList, responses=error_responses())
     async def models(request: Request) -> ModelList:
         auth.tenant(request)
         info = service.backend.info
@@ -132,26 +127,24 @@ def create_app(
         )
         return ModelList(data=[card])
 
-    @app.get("/v1/policy", response_model=Policy, responses=_ERRORS)
+    @app.get("/v1/policy", response_model=Policy, responses=error_responses())
     async def policy(request: Request) -> Policy:
         auth.tenant(request)
         privacy = service.settings.privacy
         return Policy(exclude=list(privacy.policy_exclude), patterns=list(privacy.patterns), redact=privacy.redact)
 
-    @app.get("/v1/audit", response_model=AuditList, responses=_ERRORS)
-    async def audit(request: Request, limit: int = 100) -> AuditList:
+    @app.get("/v1/audit", response_model=AuditList, responses=error_responses(422))
+    async def audit(request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> AuditList:
         tenant = auth.tenant(request)
-        if not 1 <= limit <= 1000:
-            raise InvalidRequestError(f"limit must be between 1 and 1000, got {limit}", "limit")
         records = service.audit.records(tenant, limit) if service.audit is not None else []
         return AuditList(tenant=tenant.name, data=records)
 
-    @app.get("/v1/usage", response_model=UsageTotals, responses=_ERRORS)
+    @app.get("/v1/usage", response_model=UsageTotals, responses=error_responses())
     async def usage(request: Request) -> UsageTotals:
         tenant = auth.tenant(request)
         return UsageTotals(tenant=tenant.name, **service.usage(tenant))
 
-    @app.get("/healthz", response_model=Health)
+    @app.get("/healthz", response_model=Health, responses=error_responses())
     async def healthz() -> Health:
         return Health(model=service.backend.info.name, profile=service.profile.label)
 

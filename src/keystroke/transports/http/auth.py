@@ -33,6 +33,12 @@ class Authenticator:
     def tenant(self, request: Request) -> Tenant:
         return self.of_header(request.headers.get("authorization"))
 
+    def knows(self, name: str) -> bool:
+        """Whether `name` is a tenant of this gateway: one of the key file's, or `local` without keys."""
+        if self.open:
+            return name == LOCAL
+        return self.keys is not None and self.keys.tenant(name) is not None
+
     def is_admin(self, tenant: Tenant) -> bool:
         """Whether the tenant may see every tenant's telemetry and the gateway's metrics: an admin tenant's
         key, or anyone on a single-user (keyless, loopback) gateway."""

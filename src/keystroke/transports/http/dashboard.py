@@ -18,18 +18,19 @@ from keystroke.errors import InvalidRequestError
 from keystroke.services.completion import CompletionService
 from keystroke.services.dashboard import tenant_view
 from keystroke.transports.http.auth import Authenticator
-from keystroke.transports.http.telemetry import since, viewed_tenant
+from keystroke.transports.http.errors import error_responses
+from keystroke.transports.http.telemetry import HoursQuery, TenantQuery, since, viewed_tenant
 from keystroke.transports.plots import marks, render_all
 
 
 def register_dashboard(app: FastAPI, service: CompletionService, auth: Authenticator, store: TelemetryStore) -> None:
-    @app.get("/v1/dashboard")
-    async def dashboard(request: Request, tenant: str | None = None, hours: float = 24.0) -> dict[str, Any]:
+    @app.get("/v1/dashboard", responses=error_responses(404, 422))
+    async def dashboard(request: Request, tenant: TenantQuery = None, hours: HoursQuery = 24.0) -> dict[str, Any]:
         """One tenant's rates, first-action percentiles per lane and plots (SVG); `tenant` needs an admin key."""
         caller = auth.tenant(request)
         name = viewed_tenant(auth, caller, tenant)
-        bucket_s = _bucket(hours)
-        view = await asyncio.to_thread(tenant_view, store, service.metrics, name, since(hours), bucket_s)
+        start = since(hours)  # checks the range (and NaN) first
+        view = await asyncio.to_thread(tenant_view, store, service.metrics, name, start, _bucket(hours))
         plots = await asyncio.to_thread(render_all, view.panels, "svg")
         tenants = sorted({*store.tenants(), *service.metrics.tenants, caller.name}) if auth.is_admin(caller) else []
         return {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,6 +20,31 @@ from keystroke.errors import EngineError, KeystrokeError, OverloadedError, Reque
 from keystroke.transports.http.schemas import ErrorBody, ErrorDetail
 
 log = logging.getLogger("keystroke.http")
+
+_DESCRIPTIONS = {
+    400: "The body is not JSON keystroke can read: not UTF-8, a syntax error, nested too deep, a number too long",
+    401: "No API key, or an invalid one",
+    403: "The key's tenant is disabled, the route needs an admin key, or a web page's request (Host, Origin)",
+    404: "No such tenant",
+    408: "The request's header or body did not arrive in time",
+    413: "Body or a field over its size limit",
+    415: "The body is not declared JSON (Content-Type: application/json)",
+    422: "A field has a wrong type or value",
+    429: "Too much work in flight (the tenant's or the engine's); the Retry-After header says when to retry",
+    431: "Authorization header over its size limit",
+    503: "The engine failed",
+}
+EVERY_ROUTE = (401, 403, 408, 431)  # authentication, the browser guard, connection deadlines
+JSON_BODY = (400, 413, 415, 422)  # what reading and checking a JSON body can answer
+ENGINE = (429, 503)  # admission control and the engine
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the error statuses a route can answer, each with the JSON error body."""
+    return {
+        status: {"model": ErrorBody, "description": _DESCRIPTIONS[status]}
+        for status in sorted({*EVERY_ROUTE, *statuses})
+    }
 
 
 def error_response(status: int, error_type: str, message: str, field: str | None = None) -> JSONResponse:
@@ -56,11 +82,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        return error_response(exc.status_code, "http_error", str(exc.detail))
+        response = error_response(exc.status_code, "http_error", str(exc.detail))
+        response.headers.update(exc.headers or {})  # 405's Allow
+        return response
 
     async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        problems = [(".".join(str(p) for p in e.get("loc", ())), e.get("msg", "")) for e in exc.errors()]
+        problems = [(_field(e.get("loc", ())), e.get("msg", "")) for e in exc.errors()]
         message = "; ".join(f"{field}: {msg}" for field, msg in problems) or "invalid request"
         return error_response(422, "invalid_request", message, problems[0][0] if problems else None)
 
@@ -68,3 +96,11 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(Exception, on_keystroke_error)
+
+
+def _field(location: tuple[object, ...] | list[object]) -> str:
+    """A validation error's field in dotted form, without FastAPI's `query.` / `body.` prefix."""
+    parts = [str(part) for part in location]
+    if parts and parts[0] in ("query", "path", "header", "cookie", "body"):
+        parts = parts[1:]
+    return ".".join(parts)

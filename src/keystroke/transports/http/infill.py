@@ -30,8 +30,10 @@ from keystroke.services.completion import Admitted, CompletionService
 from keystroke.services.types import CompletionRequest, CompletionResult, Delta, Finished, FirstAction
 from keystroke.transports.http.auth import Authenticator
 from keystroke.transports.http.disconnect import CLIENT_CLOSED, until_disconnected
-from keystroke.transports.http.errors import error_for
+from keystroke.transports.http.errors import ENGINE, JSON_BODY, error_for, error_responses
 from keystroke.transports.http.parsing import parse_model, read_json
+
+INT32_MAX = 2**31 - 1  # llama-server's fields are 32-bit
 
 
 class _Loose(BaseModel):
@@ -49,10 +51,12 @@ class InfillBody(_Loose):
     input_suffix: str = ""
     input_extra: list[ExtraChunk] = Field(default_factory=list)
     prompt: str = Field("", description="Text after the prefix (llama.vim: the current line up to the cursor).")
-    n_predict: int = Field(-1, ge=-1, description="Token cap; -1: keystroke's default; 0: no generation.")
+    n_predict: int = Field(
+        -1, ge=-1, le=INT32_MAX, description="Token cap (at most limits.max_tokens); -1: the default; 0: none."
+    )
     stream: bool = False
-    t_max_predict_ms: float | None = Field(None, ge=0)
-    response_fields: list[str] | None = None
+    t_max_predict_ms: float | None = Field(None, ge=0, le=3_600_000)
+    response_fields: list[str] | None = Field(None, max_length=64)
 
     def to_request(self, max_tokens_limit: int) -> CompletionRequest:
         snippets = tuple(Snippet(chunk.filename or "extra", chunk.text) for chunk in self.input_extra if chunk.text)
@@ -74,6 +78,10 @@ def register_infill(app: FastAPI, service: CompletionService, auth: Authenticato
     @app.post(
         "/infill",
         tags=["llama-server compatible"],
+        responses={
+            **error_responses(*JSON_BODY, *ENGINE),
+            200: {"content": {"text/event-stream": {}}, "description": "With `stream: true`, Server-Sent Events."},
+        },
         openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}},
     )
     async def infill(request: Request) -> Any:

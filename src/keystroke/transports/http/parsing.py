@@ -1,51 +1,66 @@
 """Reading a JSON request body with errors that say exactly what is wrong, and where.
 
 FastAPI's own body handling answers invalid UTF-8 with a bare "error parsing the body" and accepts JSON
-strings with unpaired surrogates (which fail later, deep in the tokenizer). Here: a size cap before reading
-it all, strict UTF-8 with the byte offset of the first bad byte, JSON errors with line and column,
+strings with unpaired surrogates (which fail later, deep in the tokenizer). Here: the media type must be JSON
+(a browser may send `text/plain` or a form to any site without asking it first, so those are refused before
+the body is read), a size cap before reading it all, then the one bounded JSON reader (`json_reader.py`:
+UTF-8 with the offset of the first bad byte, line and column of a syntax error, depth and number limits),
 surrogates rejected, and schema errors naming every bad field in dotted form.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
-from keystroke.errors import InvalidRequestError, PayloadTooLargeError, RequestError
+from keystroke.errors import (
+    ClientClosedError,
+    InvalidRequestError,
+    PayloadTooLargeError,
+    RequestError,
+    UnsupportedMediaTypeError,
+)
+from keystroke.transports import json_reader
 
 M = TypeVar("M", bound=BaseModel)
-
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+JSON_TYPES = ("application/json",)
 
 
 async def read_json(request: Request, limit: int) -> object:
+    check_json_media_type(request.headers.get("content-type"))
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isdigit() and len(declared) < 20 and int(declared) > limit:
         raise PayloadTooLargeError(f"request body is {declared} bytes; the limit is {limit} bytes")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise PayloadTooLargeError(f"request body is over the limit of {limit} bytes")
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise PayloadTooLargeError(f"request body is over the limit of {limit} bytes")
+    except ClientDisconnect as exc:
+        raise ClientClosedError("the client closed the connection before sending the whole body") from exc
     if not body:
         raise RequestError("request body is empty; send a JSON object")
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise RequestError(f"request body is not valid UTF-8 (bad byte at offset {exc.start})") from exc
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise RequestError(
-            f"request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from exc
-    if _SURROGATE_ESCAPE.search(body):
-        _reject_surrogates(value, "")
+    data = bytes(body)
+    value = json_reader.loads(data)
+    if json_reader.may_hold_surrogates(data):
+        where = json_reader.find_surrogate(value)
+        if where is not None:
+            raise RequestError(f"{where or 'body'} contains an unpaired UTF-16 surrogate", where or None)
     return value
+
+
+def check_json_media_type(content_type: str | None) -> None:
+    """Refuse a body that is not declared JSON (`application/json`, or any `+json` type)."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media in JSON_TYPES or (media.startswith("application/") and media.endswith("+json")):
+        return
+    shown = f"'{media[:64]}'" if media else "none"
+    raise UnsupportedMediaTypeError(
+        f"the body must be JSON: send 'Content-Type: application/json' (got {shown})", "Content-Type"
+    )
 
 
 def parse_model(value: object, model: type[M]) -> M:
@@ -57,17 +72,3 @@ def parse_model(value: object, model: type[M]) -> M:
         problems = [(".".join(str(p) for p in e["loc"]), e["msg"]) for e in exc.errors()]
         message = "; ".join(f"{field}: {msg}" for field, msg in problems)
         raise InvalidRequestError(message, problems[0][0]) from exc
-
-
-def _reject_surrogates(value: object, path: str) -> None:
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise RequestError(f"{path or 'body'} contains an unpaired UTF-16 surrogate", path or None) from exc
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _reject_surrogates(item, f"{path}.{key}" if path else str(key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _reject_surrogates(item, f"{path}.{index}" if path else str(index))

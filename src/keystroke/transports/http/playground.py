@@ -10,7 +10,9 @@ Messages are JSON objects with a `type`. The browser sends `hello` first (with `
 keys; a browser cannot set headers on a WebSocket), then `change` (the whole text, a new version), `suggest`
 (the cursor, as a UTF-16 offset as browsers count), `accept`, `dismiss`. The server answers `ready`,
 `suggestion` (text, lane, first-action latency, cached-token ratio) and `error` (a bad message is answered,
-never fatal; a bad key closes the socket with code 1008).
+never fatal; a bad key, or no hello within 10 s, closes the socket with code 1008). At most
+`server.max_websockets` sessions are open at once; one more is told so and closed with code 1013. Only the
+gateway's own pages (and `server.allowed_origins`) may open the socket (`trust.py`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ log = logging.getLogger(__name__)
 URI = "playground:///main"
 FLUSH_EVERY_S = 2.0
 POLICY_VIOLATION = 1008
+TRY_AGAIN_LATER = 1013
+HELLO_TIMEOUT_S = 10.0
 
 
 class _Message(BaseModel):
@@ -82,19 +86,53 @@ _MESSAGE: TypeAdapter[Message] = TypeAdapter(Message)
 
 
 def register_playground(app: FastAPI, service: CompletionService, auth: Authenticator, store: TelemetryStore) -> None:
+    limit = service.settings.server.max_websockets
+    open_sessions: set[WebSocket] = set()
+
     @app.websocket("/v1/playground")
     async def playground(socket: WebSocket) -> None:
         await socket.accept()
+        if len(open_sessions) >= limit:
+            await _refuse(socket, f"{limit} playground sessions are open already; close a tab", TRY_AGAIN_LATER)
+            return
+        open_sessions.add(socket)
         try:
-            hello = Hello.model_validate_json(await socket.receive_text())
-            tenant = auth.of_header(f"Bearer {hello.key}" if hello.key else None)
-        except (ValidationError, RequestError) as exc:
-            await _refuse(socket, exc)
-            return
-        except WebSocketDisconnect:
-            return
-        session = PlaygroundSession(socket, service, tenant, store, hello)
-        await session.run()
+            await _serve(socket, service, auth, store)
+        finally:
+            open_sessions.discard(socket)
+
+
+async def _serve(socket: WebSocket, service: CompletionService, auth: Authenticator, store: TelemetryStore) -> None:
+    """Wait for the tab's hello (with its key, if the gateway has keys), then run its session."""
+    try:
+        async with asyncio.timeout(HELLO_TIMEOUT_S):
+            raw = await receive_text(socket)
+        hello = Hello.model_validate_json(raw)
+        tenant = auth.of_header(f"Bearer {hello.key}" if hello.key else None)
+    except TimeoutError:
+        await _refuse(socket, f"no hello message within {HELLO_TIMEOUT_S:g} s")
+        return
+    except ValidationError as exc:
+        await _refuse(socket, _describe(exc))
+        return
+    except RequestError as exc:
+        await _refuse(socket, exc.message)
+        return
+    except WebSocketDisconnect:
+        return
+    session = PlaygroundSession(socket, service, tenant, store, hello)
+    await session.run()
+
+
+async def receive_text(socket: WebSocket) -> str:
+    """The next message as text (a binary frame is read as UTF-8); WebSocketDisconnect when the tab is gone."""
+    message = await socket.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000))
+    text = message.get("text")
+    if text is not None:
+        return str(text)
+    return bytes(message.get("bytes") or b"").decode("utf-8", "replace")
 
 
 class PlaygroundSession:
@@ -120,7 +158,7 @@ class PlaygroundSession:
         try:
             await self._send(type="ready", tenant=self.tenant.name, model=self.service.backend.info.name)
             while True:
-                raw = await self.socket.receive_text()
+                raw = await receive_text(self.socket)
                 await self._handle(raw)
         except WebSocketDisconnect:
             pass
@@ -202,11 +240,10 @@ def utf16_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-async def _refuse(socket: WebSocket, exc: Exception) -> None:
-    error = _describe(exc) if isinstance(exc, ValidationError) else str(exc)
+async def _refuse(socket: WebSocket, error: str, code: int = POLICY_VIOLATION) -> None:
     with contextlib.suppress(WebSocketDisconnect, RuntimeError):
         await socket.send_text(json.dumps({"type": "error", "error": error, "fatal": True}))
-        await socket.close(POLICY_VIOLATION)
+        await socket.close(code)
 
 
 def _describe(exc: ValidationError) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import resource
 import socket
 import sys
 
@@ -18,6 +20,7 @@ from keystroke.services.factory import build_service
 from keystroke.services.workspace import Watcher, open_workspace
 from keystroke.transports.http.app import create_app
 from keystroke.transports.http.auth import Authenticator
+from keystroke.transports.http.connections import guarded_protocol
 from keystroke.transports.progress import indexing_bar
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -26,11 +29,21 @@ BACKLOG = 2048
 
 def run_server(settings: Settings, log_level: str = "warning") -> None:
     auth = _authenticator(settings)  # before binding: a keyless gateway may not listen beyond this machine
-    sock = _bind(settings.server.host, settings.server.port)  # a taken port fails before the model loads
+    audit = AuditLog(audit_path(settings))  # an unusable data folder fails here, in one line
+    try:
+        telemetry = TelemetryStore(telemetry_path(settings))
+    except BaseException:
+        audit.close()
+        raise
+    _raise_descriptor_limit()
+    try:
+        sock = _bind(settings.server.host, settings.server.port)  # a taken port fails before the model loads
+    except BaseException:
+        audit.close()
+        telemetry.close()
+        raise
     host, port = sock.getsockname()[:2]
     watcher: Watcher | None = None
-    audit = AuditLog(audit_path(settings))
-    telemetry = TelemetryStore(telemetry_path(settings))
     try:
         index = _open_workspace(settings)
         click.echo(f"keystroke: loading model {settings.engine.model} ...", err=True)
@@ -50,7 +63,15 @@ def run_server(settings: Settings, log_level: str = "warning") -> None:
     click.echo(f"keystroke: playground {url}/  dashboard {url}/dashboard  metrics {url}/metrics")
     sys.stdout.flush()
     app = create_app(service, auth=auth, telemetry=telemetry)
-    config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on", server_header=False)
+    config = uvicorn.Config(
+        app,
+        log_level=log_level,
+        access_log=False,
+        lifespan="on",
+        server_header=False,
+        http=guarded_protocol(settings.server),
+        timeout_keep_alive=settings.server.keep_alive_s,
+    )
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:
@@ -99,6 +120,16 @@ def _open_workspace(settings: Settings) -> RepositoryIndex | None:
             err=True,
         )
     return index
+
+
+def _raise_descriptor_limit() -> None:
+    """Let the gateway use every descriptor the system allows it (the soft limit is often 1,024): connections
+    are bounded by the server's deadlines, not by running out."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = 65536 if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < target:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 def _bind(host: str, port: int) -> socket.socket:

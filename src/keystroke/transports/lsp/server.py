@@ -18,11 +18,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
+import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from lsprotocol import types
+from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
 
@@ -30,6 +34,7 @@ from keystroke import __version__
 from keystroke.errors import RemoteUnavailableError
 from keystroke.services.editor import EditorService, Suggestion
 from keystroke.services.local_lane import LocalItem
+from keystroke.transports.lsp.framing import StreamSource, serve
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +55,41 @@ _KINDS = {
 }
 
 
+class KeystrokeProtocol(LanguageServerProtocol):
+    """pygls's protocol, except that an unexpected error's answer carries no traceback and no message text
+    (which may quote the document): only the exception's type, and where to look."""
+
+    def _send_response(self, msg_id: Any, result: Any = None, error: types.ResponseError | None = None) -> None:
+        if error is not None and error.code == types.ErrorCodes.InternalError and error.data is not None:
+            kind = error.message.split(":", 1)[0].strip()[:80] or "error"
+            error = types.ResponseError(error.code, f"internal error in keystroke ({kind}); see its log")
+        super()._send_response(msg_id, result=result, error=error)
+
+
 class KeystrokeServer(LanguageServer):
     def __init__(self, editor: EditorService) -> None:
-        super().__init__("keystroke", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        super().__init__(
+            "keystroke",
+            __version__,
+            text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+            protocol_cls=KeystrokeProtocol,
+        )
         self.editor = editor
         self.background: set[asyncio.Task[Any]] = set()
+
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+        """Serve over stdio with keystroke's defensive read loop (`framing.py`) instead of pygls's."""
+        self._stop_event = threading.Event()
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        source = StreamSource(stdin or sys.stdin.buffer)
+        try:
+            asyncio.run(serve(source, self.protocol, self.editor.settings.max_message_bytes))
+        except BrokenPipeError:
+            log.error("the editor closed the connection; shutting down")
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            self.shutdown()  # type: ignore[no-untyped-call]
 
     def spawn(self, work: Any) -> None:
         task = asyncio.ensure_future(work)
