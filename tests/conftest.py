@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
-import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -22,6 +19,8 @@ import httpx
 import pytest
 import uvicorn
 
+from keystroke.benchmarks.gateway_process import GatewayProcess
+from keystroke.benchmarks.gateway_process import start_gateway as start_gateway_process
 from keystroke.config import Settings, load_settings
 from keystroke.domain.engines.embedded import EmbeddedBackend
 from keystroke.services.completion import CompletionService
@@ -30,7 +29,6 @@ from tests.fixtures.tiny_gguf import write_tiny_gguf
 
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[1]
-URL_LINE = re.compile(r"serving (http://\S+)")
 # gateways started by tests keep their key file and audit log here, never in the user's data folder
 os.environ["KEYSTROKE_DATA_DIR"] = tempfile.mkdtemp(prefix="keystroke-test-data-")
 
@@ -96,34 +94,12 @@ class Gateway:
 
 def start_gateway(*args: str, env: dict[str, str] | None = None, timeout: float = 120.0, stderr: Any = None) -> Gateway:
     """Start `keystroke serve --port 0` and wait for the URL it prints (`stderr`: where its log goes)."""
-    command = [sys.executable, "-m", "keystroke", "serve", "--port", "0", "--threads", "2", *args]
-    environment = {**os.environ, **(env or {})}
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True, env=environment)
-    assert process.stdout is not None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        match = URL_LINE.search(line)
-        if match:
-            return Gateway(match.group(1), process)
-        if not line and process.poll() is not None:
-            break
-    process.kill()
-    process.wait()
-    process.stdout.close()
-    raise RuntimeError(f"keystroke serve did not start (exit {process.poll()})")
+    started = start_gateway_process(None, args=("--threads", "2", *args), env=env, stderr=stderr, timeout_s=timeout)
+    return Gateway(started.url, started.process)
 
 
 def stop_gateway(gateway: Gateway) -> None:
-    gateway.process.send_signal(signal.SIGINT)
-    try:
-        gateway.process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        gateway.process.kill()
-        gateway.process.wait()
-    finally:
-        if gateway.process.stdout is not None:
-            gateway.process.stdout.close()
+    GatewayProcess(gateway.url, gateway.process).stop()
 
 
 @pytest.fixture(scope="session")

@@ -45,7 +45,7 @@ class Rig:
 
     def call(self, method: str, path: str, key: str | None, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
-        return self.client.request(method, path, headers=headers, **kwargs)
+        return self.client.request(method, path, headers={**headers, **kwargs.pop("headers", {})}, **kwargs)
 
 
 @pytest.fixture
@@ -97,9 +97,12 @@ def test_bad_events_get_a_clear_error_and_nothing_is_stored(
 
 def test_events_need_a_key_and_a_json_body(rig: Rig) -> None:
     assert rig.call("POST", "/v1/events", None, json={"events": [SHOWN]}).status_code == 401
-    response = rig.call("POST", "/v1/events", rig.acme, content=b"{not json")
+    json_type = {"content-type": "application/json"}
+    response = rig.call("POST", "/v1/events", rig.acme, content=b"{not json", headers=json_type)
     assert response.status_code == 400
     assert "JSON" in response.json()["error"]["message"]
+    undeclared = rig.call("POST", "/v1/events", rig.acme, content=b'{"events": []}')
+    assert undeclared.status_code == 415
 
 
 def test_other_tenants_and_metrics_need_an_admin_key(rig: Rig) -> None:

@@ -106,7 +106,7 @@ def cli() -> None:
 
 
 def main() -> None:
-    from keystroke.transports.cli import bench, commands, evaluate, index, keys, lsp
+    from keystroke.transports.cli import bench, bench_hardening, commands, evaluate, index, keys, lsp
 
     cli.add_command(commands.serve)
     cli.add_command(commands.complete)
@@ -114,6 +114,8 @@ def main() -> None:
     cli.add_command(index.index_command)
     cli.add_command(lsp.lsp)
     cli.add_command(evaluate.eval_group)
+    bench.bench_group.add_command(bench_hardening.soak_bench)
+    bench.bench_group.add_command(bench_hardening.abuse_bench)
     cli.add_command(bench.bench_group)
     cli.add_command(keys.keys_group)
     cli.add_command(keys.tenants_group)

@@ -35,7 +35,7 @@ def run_server(settings: Settings, log_level: str = "warning") -> None:
     except BaseException:
         audit.close()
         raise
-    _raise_descriptor_limit()
+    raise_descriptor_limit()
     try:
         sock = _bind(settings.server.host, settings.server.port)  # a taken port fails before the model loads
     except BaseException:
@@ -122,7 +122,7 @@ def _open_workspace(settings: Settings) -> RepositoryIndex | None:
     return index
 
 
-def _raise_descriptor_limit() -> None:
+def raise_descriptor_limit() -> None:
     """Let the gateway use every descriptor the system allows it (the soft limit is often 1,024): connections
     are bounded by the server's deadlines, not by running out."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
