@@ -56,6 +56,7 @@ def fresh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fresh]:
         "KEYSTROKE_SERVER__HEADER_TIMEOUT_S": "1.5",
         "KEYSTROKE_SERVER__BODY_TIMEOUT_S": "2.5",
         "KEYSTROKE_SERVER__KEEP_ALIVE_S": "1",
+        "KEYSTROKE_SERVER__MAX_WEBSOCKETS": "3",
     }
     with log.open("w") as handle:
         started = start_gateway("--log-level", "debug", env=env, stderr=handle)
@@ -179,6 +180,30 @@ def test_2_a_websocket_from_another_origin_never_opens(fresh: Fresh) -> None:
     assert run(attempt(f"http://127.0.0.1:{fresh.port}")) == "ready"
 
 
+def test_6_a_playground_socket_without_hello_is_closed_and_sessions_are_capped(fresh: Fresh) -> None:
+    url = fresh.gateway.url.replace("http://", "ws://") + "/v1/playground"
+
+    async def scenario() -> tuple[str, int | None, str, int | None]:
+        async with contextlib.AsyncExitStack() as stack:
+            silent = await stack.enter_async_context(websockets.connect(url))
+            silent_error = json.loads(await silent.recv())["error"]  # nothing sent: refused at the deadline
+            await silent.wait_closed()
+            sessions = [await stack.enter_async_context(websockets.connect(url)) for _ in range(3)]
+            for session in sessions:
+                await session.send(json.dumps({"type": "hello"}))
+                assert json.loads(await session.recv())["type"] == "ready"
+            extra = await stack.enter_async_context(websockets.connect(url))
+            refused = json.loads(await extra.recv())["error"]
+            await extra.wait_closed()
+            return silent_error, silent.close_code, refused, extra.close_code
+
+    silent_error, silent_code, refused, extra_code = run(scenario())
+    assert "no hello" in silent_error
+    assert silent_code == 1008
+    assert "3 playground sessions" in refused
+    assert extra_code == 1013
+
+
 # -- 6: connections that are slow, silent or gone -------------------------------------------------------------
 
 
@@ -212,6 +237,19 @@ def test_6_silent_slow_and_trickling_connections_are_closed_while_others_are_ser
         assert seconds < limit + 2.0
         assert answer.startswith(b"HTTP/1.1 408 ")
         assert b'"type":"request_timeout"' in answer
+
+
+def test_6_a_body_still_trickling_after_its_answer_closes_the_connection_without_a_second_answer(
+    fresh: Fresh,
+) -> None:
+    sock = socket.create_connection(("127.0.0.1", fresh.port))
+    sock.sendall(b"POST /v1/events HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\n"
+                 b"Content-Length: 100\r\n\r\n{")  # fmt: skip
+    seconds, answer = _closed_after(sock)
+    sock.close()
+    assert answer.startswith(b"HTTP/1.1 415 ")  # answered before the body came, then held to the body's deadline
+    assert b" 408 " not in answer
+    assert seconds < 2.5 + 2.0
 
 
 def test_6_a_header_over_its_limit_is_431_at_once(fresh: Fresh) -> None:

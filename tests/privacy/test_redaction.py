@@ -49,6 +49,16 @@ def test_self_evident_token_formats_are_redacted_as_a_bare_argument(planted: obj
     assert planted.secret not in redacted
 
 
+def test_3_a_github_fine_grained_token_outside_an_assignment_is_redacted() -> None:
+    token = (
+        "github_pat_" + "A1b2C3d4E5f6G7h8I9j0K1" + "_" + "x9Y8w7V6u5T4s3R2q1P0o9N8m7L6k5J4i3H2g1F0e9D8c7B6a5Z4y3X2w1V0u"
+    )
+    for code in (f'gh = Github("{token}")\n', f"headers = {{'Authorization': 'token {token}'}}\n", f"# {token}\n"):
+        redacted = redact(code, SCANNER, Vault())
+        assert token not in redacted
+        assert "<SECRET_1>" in redacted
+
+
 def test_every_self_evident_format_is_in_the_corpus() -> None:
     assert set(FORMATS) >= SELF_EVIDENT
 

@@ -90,6 +90,7 @@ async def run_abuse(
     parts = urlsplit(gateway.url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     report = AbuseReport({kind: ProbeKind(kind) for kind in KINDS})
+    await _warm_up(gateway)  # the audit log and telemetry files open at first use: not the probes' doing
     report.descriptors["before"] = gateway.usage().descriptors
     deadline = time.monotonic() + give_up_s
     probes = [
@@ -103,7 +104,7 @@ async def run_abuse(
     await asyncio.gather(*probes)
     stop.set()
     await asyncio.gather(foreground, peak)
-    await asyncio.sleep(1.0)
+    await asyncio.sleep(3.0)  # the last connections' lingering closes
     report.descriptors["after"] = gateway.usage().descriptors
     return report
 
@@ -176,6 +177,12 @@ async def _hang_up(gateway: GatewayProcess) -> int:
         except httpx.HTTPError:
             return 0
     return 0
+
+
+async def _warm_up(gateway: GatewayProcess) -> None:
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=60) as client:
+        await client.post("/v1/completions", json={"segments": {"prefix": "x = 1\n"}, "max_tokens": 4})
+        await client.post("/v1/events", json={"events": [{"kind": "abstained", "lane": "inline"}]})
 
 
 async def _serve_meanwhile(gateway: GatewayProcess, report: AbuseReport, stop: asyncio.Event) -> None:

@@ -9,10 +9,12 @@ with deadlines) gives each phase of a request one deadline that data does not pu
 - from the end of the header to the end of the body: `body_timeout_s`;
 - a header (request line and fields) over `max_header_bytes` is answered 431 at once.
 
-Past a deadline the client gets `408 Request Timeout` (a JSON error, `Connection: close`) if no answer was
-started, and the connection is closed. Time spent by the application (the engine's work, a stream of events)
-is not limited here: the admission control's deadlines do that. A WebSocket upgrade leaves these limits to the
-WebSocket protocol (pings) and the playground (its hello deadline, its session cap).
+Past a deadline the client gets `408 Request Timeout` (a JSON error, `Connection: close`) unless its request
+was answered already, and the connection is closed, after `LINGER_S` of reading and dropping what the client
+still sends, so that a client busy writing reads the answer instead of a reset. Time spent by the application
+(the engine's work, a stream of events) is not limited here: the admission control's deadlines do that. A
+WebSocket upgrade leaves these limits to the WebSocket protocol (pings) and the playground (its hello deadline,
+its session cap).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from keystroke.config import ServerSettings
 from keystroke.transports.http.schemas import ErrorBody, ErrorDetail
 
 _REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
+LINGER_S = 2.0
 
 
 def guarded_protocol(settings: ServerSettings) -> type[HttpToolsProtocol]:
@@ -111,11 +114,13 @@ class GuardedProtocol(HttpToolsProtocol):
         self._deadline = None
         if self.transport.is_closing():
             return
-        cycle = self.cycle
-        if cycle is None or cycle.response_complete or not cycle.response_started:
-            self._close_with(408, f"{what} did not arrive within {seconds:g} s")
-        else:
+        cycle = self.cycle  # in the header phase: the previous request's, if any
+        streaming = cycle is not None and cycle.response_started and not cycle.response_complete
+        answered = not self._reading_header and cycle is not None and cycle.response_started
+        if streaming or answered:  # a second answer would corrupt the first, or follow it unasked
             self.transport.close()
+        else:
+            self._close_with(408, f"{what} did not arrive within {seconds:g} s")
 
     def _close_with(self, status: int, message: str) -> None:
         """Answer `status` with a JSON error and close (the parser stops with the connection)."""
@@ -129,4 +134,10 @@ class GuardedProtocol(HttpToolsProtocol):
             % (status, _REASONS[status], len(body))
         )
         self.transport.write(head + body)
-        self.transport.close()
+        if self.transport.can_write_eof():
+            # a lingering close: the answer and an end of stream go out, what the client still sends is read and
+            # dropped for a moment, so the close does not reset the connection before it could read the answer
+            self.transport.write_eof()
+            self.loop.call_later(LINGER_S, self.transport.close)
+        else:
+            self.transport.close()

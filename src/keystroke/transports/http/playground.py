@@ -10,7 +10,7 @@ Messages are JSON objects with a `type`. The browser sends `hello` first (with `
 keys; a browser cannot set headers on a WebSocket), then `change` (the whole text, a new version), `suggest`
 (the cursor, as a UTF-16 offset as browsers count), `accept`, `dismiss`. The server answers `ready`,
 `suggestion` (text, lane, first-action latency, cached-token ratio) and `error` (a bad message is answered,
-never fatal; a bad key, or no hello within 10 s, closes the socket with code 1008). At most
+never fatal; a bad key, or no hello within `server.header_timeout_s`, closes the socket with code 1008). At most
 `server.max_websockets` sessions are open at once; one more is told so and closed with code 1013. Only the
 gateway's own pages (and `server.allowed_origins`) may open the socket (`trust.py`).
 """
@@ -41,7 +41,6 @@ URI = "playground:///main"
 FLUSH_EVERY_S = 2.0
 POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
-HELLO_TIMEOUT_S = 10.0
 
 
 class _Message(BaseModel):
@@ -104,13 +103,14 @@ def register_playground(app: FastAPI, service: CompletionService, auth: Authenti
 
 async def _serve(socket: WebSocket, service: CompletionService, auth: Authenticator, store: TelemetryStore) -> None:
     """Wait for the tab's hello (with its key, if the gateway has keys), then run its session."""
+    wait_s = service.settings.server.header_timeout_s  # the hello is the session's header
     try:
-        async with asyncio.timeout(HELLO_TIMEOUT_S):
+        async with asyncio.timeout(wait_s):
             raw = await receive_text(socket)
         hello = Hello.model_validate_json(raw)
         tenant = auth.of_header(f"Bearer {hello.key}" if hello.key else None)
     except TimeoutError:
-        await _refuse(socket, f"no hello message within {HELLO_TIMEOUT_S:g} s")
+        await _refuse(socket, f"no hello message within {wait_s:g} s")
         return
     except ValidationError as exc:
         await _refuse(socket, _describe(exc))
