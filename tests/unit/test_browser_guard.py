@@ -32,6 +32,8 @@ def problem(g: BrowserGuard, **headers: str) -> str | None:
         ("127.0.0.1.evil.example", True),
         ("localhost:notaport", True),
         ("[::1", True),
+        ("evil.example@127.0.0.1", True),
+        ("127.0.0.1/x", True),
     ],
 )
 def test_a_keyless_gateway_answers_loopback_names_only(host: str, refused: bool) -> None:

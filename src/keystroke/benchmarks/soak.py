@@ -201,7 +201,8 @@ _BAD_BODIES: list[tuple[bytes, dict[str, str]]] = [
 
 async def _bad(traffic: Traffic, client: httpx.AsyncClient) -> str:
     body, extra = traffic.rng.choice(_BAD_BODIES)
-    headers = {"content-type": "application/json", **traffic.headers(), **extra}
+    headers = httpx.Headers({"content-type": "application/json", **traffic.headers()})
+    headers.update(extra)  # names compare case-insensitively: a wrong key replaces the right one
     if traffic.rng.random() < 0.3:
         response = await client.get("/v1/telemetry", params={"tenant": f"nobody{traffic.rng.randrange(10**6)}"},
                                     headers=traffic.headers())  # fmt: skip

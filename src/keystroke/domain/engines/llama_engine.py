@@ -41,6 +41,7 @@ from keystroke.domain.engines.base import (
     ModelInfo,
     TokenEvent,
 )
+from keystroke.domain.engines.host_memory import keep_large_buffers_mapped
 from keystroke.domain.engines.kv_slots import Chunk, SlotStore, common_prefix_length, plan_chunk
 from keystroke.domain.engines.llama_kv import LiveKv, open_two_sequence_context
 from keystroke.domain.engines.llama_tokenizer import LlamaTokenizer
@@ -73,6 +74,7 @@ class LlamaEngine(LlamaTokenizer):
     ) -> None:
         import llama_cpp
 
+        keep_large_buffers_mapped()  # KV slots come and go all day: their memory must go back to the system
         self._lib: Any = llama_cpp
         threads = n_threads or max(1, os.cpu_count() or 1)
         try:

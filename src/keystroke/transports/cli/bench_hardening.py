@@ -43,7 +43,13 @@ def _gateway_args(model: str | None, threads: int | None) -> tuple[str, ...]:
 
 @click.command("soak")
 @click.option("--minutes", type=click.FloatRange(min=0.1), default=5.0, show_default=True, help="How long to run.")
-@click.option("--rate", type=click.FloatRange(min=0.1), default=4.0, show_default=True, help="Requests per second.")
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0.1),
+    default=2.0,
+    show_default=True,
+    help="Requests per second; pick one the gateway sustains (a few 429s at most), or the soak measures a queue.",
+)
 @click.option("--tenants", type=click.IntRange(min=0), default=3, show_default=True, help="0: a keyless gateway.")
 @click.option(
     "--sample",
@@ -80,7 +86,7 @@ def soak_bench(
     The mix: streamed completions (read to the end, or hung up on after the first line), plain completions,
     /infill, telemetry posted and read, dashboard and metrics, and bad requests of every kind (hostile JSON,
     wrong types, a form post, a foreign Origin, an unknown tenant, a wrong key), from several tenants.
-      keystroke bench soak --minutes 30 --rate 4 --json soak.json
+      keystroke bench soak --minutes 30 --rate 2 --json soak.json
     """
     from keystroke.benchmarks.gateway_process import start_gateway
     from keystroke.benchmarks.soak import Sample, format_soak, run_soak
@@ -140,18 +146,23 @@ def soak_bench(
     show_default=True,
     help="A connection still open after this long counts as held by the attacker.",
 )
+@click.option("--header-timeout", type=click.FloatRange(min=0.1), help="The gateway's server.header_timeout_s.")
+@click.option("--body-timeout", type=click.FloatRange(min=0.1), help="The gateway's server.body_timeout_s.")
 @_gateway_options
 def abuse_bench(
     connections: int,
     hangups: int,
     drip_s: float,
     give_up_s: float,
+    header_timeout: float | None,
+    body_timeout: float | None,
     model: str | None,
     threads: int | None,
     json_out: Path | None,
 ) -> None:
-    """Many silent, slow and hung-up connections at once against a fresh gateway with its default deadlines:
-    how long each kind is held, what the server answers it, and whether ordinary requests are served meanwhile.
+    """Many silent, slow and hung-up connections at once against a fresh gateway (its default deadlines unless
+    given): how long each kind is held, what the server answers it, and whether ordinary requests are served
+    meanwhile.
 
     \b
       keystroke bench abuse --connections 500 --json abuse.json
@@ -165,7 +176,12 @@ def abuse_bench(
     raise_descriptor_limit()  # this process holds every abusive connection open too
     with tempfile.TemporaryDirectory(prefix="keystroke-abuse-") as data:
         click.echo("keystroke: starting a gateway for the probes ...", err=True)
-        gateway = start_gateway(Path(data), args=_gateway_args(model, threads))
+        deadlines = {
+            "KEYSTROKE_SERVER__HEADER_TIMEOUT_S": header_timeout,
+            "KEYSTROKE_SERVER__BODY_TIMEOUT_S": body_timeout,
+        }
+        env = {name: str(value) for name, value in deadlines.items() if value is not None}
+        gateway = start_gateway(Path(data), args=_gateway_args(model, threads), env=env)
         try:
             with tqdm(total=connections, desc="closed by the server", unit="conn", disable=None) as bar:
 

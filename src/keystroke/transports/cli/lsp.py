@@ -86,5 +86,6 @@ def _log_to_stderr(level: str) -> None:
     logging.basicConfig(stream=sys.stderr, level=level.upper(), format="keystroke lsp %(levelname)s %(message)s")
     for noisy in ("httpx", "httpcore", "parso", "jedi"):  # their debug logs quote message bodies: code
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    # pygls warns about every cancellation that arrives after its answer left: routine while typing
-    logging.getLogger("pygls").setLevel(logging.ERROR)
+    # pygls warns about every cancellation that arrives after its answer left (routine while typing), and its
+    # error lines quote the params of the message at fault (document text): keystroke logs those events itself
+    logging.getLogger("pygls").setLevel(logging.CRITICAL)

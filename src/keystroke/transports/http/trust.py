@@ -98,6 +98,8 @@ class BrowserGuard:
 
 def _hostname(host: str) -> str | None:
     """The name in a Host header ('[::1]:8765' -> '::1'), or None when it is not a host[:port]."""
+    if any(mark in host for mark in "@/\\?# \t"):  # user info, a path: no browser sends these
+        return None
     try:
         parts = urlsplit(f"//{host}")
         parts.port  # noqa: B018 - raises ValueError on a port that is not a number

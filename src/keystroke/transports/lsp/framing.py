@@ -40,6 +40,7 @@ _CONTENT_LENGTH = re.compile(rb"content-length[ \t]*:[ \t]*(\d{1,20})[ \t]*\r?\n
 # a request's id near the start of its body, before its params (where editors put it)
 _HEAD_ID = re.compile(rb'^(?:(?!"params").){0,300}?"id"\s*:\s*(-?\d{1,15}|"[^"\\]{0,64}")', re.DOTALL)
 EXIT = "exit"
+_METHOD = re.compile(r"[A-Za-z$][\w$/.-]{0,79}")
 
 
 class Source(Protocol):
@@ -111,11 +112,7 @@ async def serve(source: Source, protocol: RpcProtocol, max_bytes: int) -> None:
 def dispatch(frame: Frame, protocol: RpcProtocol, max_bytes: int) -> None:
     """One frame: answered here when it cannot be handled, else handed to pygls."""
     if frame.body is None:
-        found = _HEAD_ID.match(frame.head)
-        why = f"message of {frame.size} bytes is over the limit of {max_bytes} bytes"
-        log.warning("dropped a %s", why)
-        if found is not None:
-            _answer(protocol, _id(found.group(1)), ErrorCodes.InvalidRequest, why)
+        _oversized(frame, protocol, max_bytes)
         return
     try:
         value = json_reader.loads(frame.body)
@@ -124,26 +121,38 @@ def dispatch(frame: Frame, protocol: RpcProtocol, max_bytes: int) -> None:
         _answer(protocol, None, ErrorCodes.ParseError, exc.message)
         return
     if not isinstance(value, dict):
-        _answer(
-            protocol, None, ErrorCodes.InvalidRequest, f"a message must be a JSON object, not {type(value).__name__}"
-        )
+        kind = type(value).__name__
+        _answer(protocol, None, ErrorCodes.InvalidRequest, f"a message must be a JSON object, not {kind}")
         return
     if json_reader.may_hold_surrogates(frame.body):
         value = json_reader.replace_surrogates(value)
-    request_id = value.get("id") if isinstance(value.get("id"), (int, str)) else None
-    method = value.get("method")
+    _handle(value, protocol)
+
+
+def _oversized(frame: Frame, protocol: RpcProtocol, max_bytes: int) -> None:
+    found = _HEAD_ID.match(frame.head)
+    why = f"message of {frame.size} bytes is over the limit of {max_bytes} bytes"
+    log.warning("dropped a %s", why)
+    if found is not None:
+        _answer(protocol, _id(found.group(1)), ErrorCodes.InvalidRequest, why)
+
+
+def _handle(value: dict[str, Any], protocol: RpcProtocol) -> None:
+    """A JSON-RPC message as a dict: answered here if it is a request pygls would drop, else handed over."""
+    raw_id, method = value.get("id"), value.get("method")
+    request_id = raw_id if isinstance(raw_id, (int, str)) and not isinstance(raw_id, bool) else None
     is_request = request_id is not None and isinstance(method, str)
+    shown = method if isinstance(method, str) and _METHOD.fullmatch(method) else "?"  # logs quote no payload
     if is_request and protocol._shutdown and method != EXIT:
         _answer(protocol, request_id, ErrorCodes.InvalidRequest, "the server is shutting down")
         return
     try:
         message = protocol.structure_message(value)
     except JsonRpcException as exc:
-        shown = method if isinstance(method, str) else "?"
-        log.warning("%s: params do not fit the protocol (%s)", shown[:80], type(exc).__name__)
+        log.warning("%s: params do not fit the protocol (%s)", shown, type(exc).__name__)
         if is_request:
             code = ErrorCodes.InvalidParams if exc.code == ErrorCodes.InvalidParams else ErrorCodes.InvalidRequest
-            _answer(protocol, request_id, code, f"{shown[:80]}: the params do not fit the protocol's types")
+            _answer(protocol, request_id, code, f"{shown}: the params do not fit the protocol's types")
         return
     protocol.handle_message(message)
 

@@ -77,6 +77,11 @@ class KeystrokeServer(LanguageServer):
         self.editor = editor
         self.background: set[asyncio.Task[Any]] = set()
 
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """An unexpected error in a handler: logged by its type only (its message may quote the document), and
+        not shown to the user in a window: an editor gets no pop-up per failed keystroke."""
+        log.error("%s in %s", type(error).__name__, getattr(source, "__name__", source))
+
     def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
         """Serve over stdio with keystroke's defensive read loop (`framing.py`) instead of pygls's."""
         self._stop_event = threading.Event()
