@@ -31,7 +31,7 @@ _DESCRIPTIONS = {
     415: "The body is not declared JSON (Content-Type: application/json)",
     422: "A field has a wrong type or value",
     429: "Too much work in flight (the tenant's or the engine's); the Retry-After header says when to retry",
-    431: "Authorization header over its size limit",
+    431: "A header over its size limit: Authorization, or the whole request header",
     503: "The engine failed",
 }
 EVERY_ROUTE = (401, 403, 408, 431)  # authentication, the browser guard, connection deadlines
