@@ -7,10 +7,12 @@ Kinds of connection, opened all at once against a real gateway:
 - `big-header`: sends header fields without end, as fast as the connection takes them;
 - `hang-up`: asks for a streamed multi-line completion and closes the connection at the first byte back.
 
-Each probe records how long the server took to close its connection and the status it sent first (408 for a
-deadline, 431 for a header over its limit). Meanwhile a foreground client sends ordinary requests (health and
-a completion, one after another) and records their status and latency: the gateway must go on serving them.
-The gateway's descriptors are read before, at the peak and after.
+Each probe records how long the server took to answer it (408 for a deadline, 431 for a header over its limit)
+and to close its connection, from when the client's connection opened. The clients share one event loop, so
+every writer yields after each write: a writer that did not would starve the readers and delay what they see.
+Meanwhile a foreground client sends ordinary requests (health and a completion, one after another) and records
+their status and latency: the gateway must go on serving them. The gateway's descriptors are read before, at the
+peak and after.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class ProbeKind:
     kind: str
     opened: int = 0
     closed_s: list[float] = field(default_factory=list)  # seconds until the server closed each connection
+    answered_s: list[float] = field(default_factory=list)  # seconds until its answer (408, 431) arrived
     held: int = 0  # still open when the probe gave up
     answers: Counter[str] = field(default_factory=Counter)  # the status line the server sent, if any
 
@@ -50,6 +53,8 @@ class ProbeKind:
             "held": self.held,
             "closed_p50_s": marks["p50"],
             "closed_max_s": max(self.closed_s) if self.closed_s else None,
+            "answered_p50_s": percentiles(self.answered_s)["p50"],
+            "answered_max_s": max(self.answered_s) if self.answered_s else None,
             "answers": dict(self.answers),
         }
 
@@ -117,8 +122,10 @@ async def _probe(
     started = time.monotonic()
     dripper = asyncio.create_task(_misbehave(kind.kind, writer, drip_s))
     try:
-        first = await asyncio.wait_for(_until_closed(reader), timeout=max(0.0, deadline - time.monotonic()))
+        first, answered = await asyncio.wait_for(_until_closed(reader), timeout=max(0.0, deadline - time.monotonic()))
         kind.closed_s.append(time.monotonic() - started)
+        if answered is not None:
+            kind.answered_s.append(answered - started)
         kind.answers[first.split(b"\r\n", 1)[0].decode("latin-1")[:40] or "(closed, nothing sent)"] += 1
     except TimeoutError:
         kind.held += 1
@@ -148,6 +155,7 @@ async def _misbehave(kind: str, writer: asyncio.StreamWriter, drip_s: float) -> 
             for n in range(10_000):
                 writer.write(b"X-Filler-%d: %s\r\n" % (n, b"a" * 200))
                 await writer.drain()
+                await asyncio.sleep(0)  # drain() does not yield while the buffer has room: let the readers run
             return
         while True:
             await writer.drain()
@@ -157,13 +165,14 @@ async def _misbehave(kind: str, writer: asyncio.StreamWriter, drip_s: float) -> 
         return
 
 
-async def _until_closed(reader: asyncio.StreamReader) -> bytes:
-    """Read until the server closes the connection; the first bytes it sent."""
-    first = b""
+async def _until_closed(reader: asyncio.StreamReader) -> tuple[bytes, float | None]:
+    """Read until the server closes the connection; the first bytes it sent and when they arrived."""
+    first, at = b"", None
     with contextlib.suppress(ConnectionError):
         while chunk := await reader.read(4096):
-            first = first or chunk
-    return first
+            if not first:
+                first, at = chunk, time.monotonic()
+    return first, at
 
 
 async def _hang_up(gateway: GatewayProcess) -> int:
@@ -211,15 +220,23 @@ async def _watch_peak(gateway: GatewayProcess, report: AbuseReport, stop: asynci
         await asyncio.sleep(0.5)
 
 
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
 def format_abuse(result: dict[str, Any]) -> str:
-    lines = [f"{'connection':<12} {'opened':>6} {'closed':>6} {'held':>5} {'p50 s':>6} {'max s':>6}  first answer"]
+    lines = [
+        f"{'':<12} {'':>6} {'':>6} {'':>5} {'answer, s':>13} {'closed, s':>13}",
+        f"{'connection':<12} {'opened':>6} {'closed':>6} {'held':>5} {'p50':>6} {'max':>6} {'p50':>6} {'max':>6}"
+        "  first answer",
+    ]
     for probe in result["probes"]:
-        p50 = "-" if probe["closed_p50_s"] is None else f"{probe['closed_p50_s']:.1f}"
-        top = "-" if probe["closed_max_s"] is None else f"{probe['closed_max_s']:.1f}"
+        times = [_seconds(probe[key]) for key in ("answered_p50_s", "answered_max_s", "closed_p50_s", "closed_max_s")]
         answers = ", ".join(f"{k} x{n}" for k, n in sorted(probe["answers"].items()))
         lines.append(
             f"{probe['kind']:<12} {probe['opened']:>6} {probe['closed_by_server']:>6} {probe['held']:>5} "
-            f"{p50:>6} {top:>6}  {answers}"
+            + " ".join(f"{t:>6}" for t in times)
+            + f"  {answers}"
         )
     served = result["served_ms"]
     fds = result["descriptors"]
