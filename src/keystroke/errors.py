@@ -7,7 +7,8 @@ message and exits non-zero. Every message says what was wrong and, where there i
     ├── ConfigError                 bad settings, a bad command-line value
     ├── ModelError
     │   ├── ModelNotFoundError      no GGUF at that path, default model package missing
-    │   ├── ModelDownloadError      an hf: reference that could not be fetched (offline, unknown repo)
+    │   ├── ModelDownloadError      a model that could not be fetched (offline, unknown repo, pip failed)
+    │   ├── ModelVerificationError  a catalog model's bytes are not the pinned size and SHA-256
     │   └── ModelLoadError          llama.cpp refused the file
     ├── RequestError                the caller's fault; HTTP 4xx
     │   ├── InvalidRequestError     malformed body or a field with a wrong value (names the field)
@@ -47,6 +48,10 @@ class ModelNotFoundError(ModelError):
 
 class ModelDownloadError(ModelError):
     """An `hf:` model reference could not be downloaded."""
+
+
+class ModelVerificationError(ModelError):
+    """A catalog model's bytes do not match the size or SHA-256 the catalog pins; they are not used."""
 
 
 class ModelLoadError(ModelError):

@@ -13,7 +13,7 @@ import pytest
 from keystroke.benchmarks.engine_processes import EngineProcess, start_llama_server
 from keystroke.domain.engines.base import DoneEvent, GenerationRequest, Prompt, TokenEvent
 from keystroke.domain.engines.factory import build_backend
-from keystroke.domain.engines.model_source import default_model_path
+from keystroke.domain.engines.model_source import resolve_model
 from keystroke.domain.engines.remote import ZERO_WIDTH_SPACE, RemoteBackend
 from keystroke.domain.engines.routing import RoundRobin
 from keystroke.errors import ConfigError
@@ -30,7 +30,7 @@ LONG = "# A list of the first forty prime numbers, one per line:\nprimes = [\n  
 
 @pytest.fixture(scope="module")
 def fleet() -> Iterator[list[EngineProcess]]:
-    replicas = [start_llama_server(default_model_path()) for _ in range(2)]
+    replicas = [start_llama_server(resolve_model("default").path) for _ in range(2)]
     yield replicas
     for replica in replicas:
         replica.stop()
@@ -39,7 +39,7 @@ def fleet() -> Iterator[list[EngineProcess]]:
 @pytest.fixture
 def victim() -> Iterator[EngineProcess]:
     """A replica of its own, to crash or hang."""
-    replica = start_llama_server(default_model_path())
+    replica = start_llama_server(resolve_model("default").path)
     yield replica
     replica.stop()
 

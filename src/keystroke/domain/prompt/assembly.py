@@ -8,14 +8,21 @@ Order and cuts are chosen for the KV cache as much as for the model:
 - the suffix is cut at a line end within its share of the budget (`suffix_share`), and is only part of the
   prompt for FIM profiles; a left-to-right profile uses it in post-processing instead;
 - the prompt's last pre-token is handed to the engine as `forced_prefix` (token healing) when it can take it.
+
+Context is laid out in the format the model was trained on: for a family with repository markers (Qwen2.5-Coder)
+as a repository, `<|repo_name|>` name, then `<|file_sep|>` path and code per file, then `<|file_sep|>` and the
+current file's path, before the FIM prompt (`layout="auto"`); for every other model, and with
+`layout="comments"`, as commented blocks headed by their paths at the start of the prefix. Both keep the
+context ahead of the code, so it stays in the KV cache while the user types.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from keystroke.domain.engines.base import Prompt, PromptPart, Special, Tokenizer
 from keystroke.domain.prompt.boundary import split_boundary
@@ -27,6 +34,7 @@ CONTEXT_TOKENS = 256
 MAX_CHARS_PER_TOKEN = 8
 _MEMO_KEY_CHARS = 128
 TYPICAL_CHARS_PER_TOKEN = 4
+ContextLayout = Literal["auto", "comments"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,7 @@ class PromptInput:
     language: str | None = None
     filepath: str | None = None
     snippets: Sequence[Snippet] = ()
+    repository: str | None = None  # the repository's name, for the repository layout (left out when unknown)
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,7 @@ def assemble(
     heal: bool,
     context_tokens: int = CONTEXT_TOKENS,
     memo: PrefixCutMemo | None = None,
+    layout: ContextLayout = "auto",
 ) -> AssembledPrompt:
     """The prompt: code around the cursor within `budget_tokens`, context from other files within
     `context_tokens` on top (context never displaces the code around the cursor)."""
@@ -69,10 +79,14 @@ def assemble(
     budget = budget_tokens - MARKER_RESERVE
     suffix = fit_suffix(source.suffix, int(budget * suffix_share), tokenizer) if profile.uses_fim else ""
     budget -= tokenizer.count_tokens(suffix)
-    context = render_context(source, context_tokens, tokenizer)
     prefix = fit_prefix(kept, budget, tokenizer, memo)
-    prompt = Prompt(_layout(profile, context + prefix, suffix))
-    return AssembledPrompt(prompt, forced, prefix_chars=len(prefix), suffix_chars=len(suffix))
+    markers = profile.repository if layout == "auto" and profile.uses_fim else None
+    if markers:
+        lead = render_repository(source, context_tokens, tokenizer, markers)
+        parts = lead + _layout(profile, prefix, suffix)
+    else:
+        parts = _layout(profile, render_context(source, context_tokens, tokenizer) + prefix, suffix)
+    return AssembledPrompt(Prompt(parts), forced, prefix_chars=len(prefix), suffix_chars=len(suffix))
 
 
 def fit_prefix(text: str, max_tokens: int, tokenizer: Tokenizer, memo: PrefixCutMemo | None = None) -> str:
@@ -198,6 +212,39 @@ def render_context(source: PromptInput, max_tokens: int, tokenizer: Tokenizer) -
         used += cost
         previous = snippet.filepath
     return "".join(blocks) + header if blocks else ""
+
+
+def render_repository(
+    source: PromptInput, max_tokens: int, tokenizer: Tokenizer, markers: Mapping[str, str]
+) -> tuple[PromptPart, ...]:
+    """Snippets as files of a repository, in the given order, then the current file's path: `REPO` name,
+    `FILE` path + code per file (consecutive snippets of one file share its entry), `FILE` current path; all
+    within `max_tokens` (a file that does not fit ends the context; a marker counts as one token)."""
+    if not source.snippets or max_tokens <= 0:
+        return ()
+    head: list[PromptPart] = [Special(markers["REPO"]), f"{source.repository}\n"] if source.repository else []
+    tail: list[PromptPart] = [Special(markers["FILE"]), f"{source.filepath or 'untitled'}\n"]
+    used = sum(1 if isinstance(p, Special) else tokenizer.count_tokens(p) for p in head + tail)
+    files: list[PromptPart] = []
+    for filepath, bodies in _by_file(source.snippets):
+        text = f"{filepath}\n" + "\n".join(body.rstrip("\n") for body in bodies) + "\n"
+        cost = 1 + tokenizer.count_tokens(text)
+        if used + cost > max_tokens:
+            break
+        files += [Special(markers["FILE"]), text]
+        used += cost
+    return tuple(head + files + tail) if files else ()
+
+
+def _by_file(snippets: Sequence[Snippet]) -> list[tuple[str, list[str]]]:
+    """Consecutive snippets of one file grouped, in order."""
+    groups: list[tuple[str, list[str]]] = []
+    for snippet in snippets:
+        if groups and groups[-1][0] == snippet.filepath:
+            groups[-1][1].append(snippet.body)
+        else:
+            groups.append((snippet.filepath, [snippet.body]))
+    return groups
 
 
 def _layout(profile: ModelProfile, prefix: str, suffix: str) -> tuple[PromptPart, ...]:

