@@ -123,6 +123,11 @@ class PromptSettings(_Section):
         description="Tokens for context from other files, on top of budget_tokens (context never displaces the "
         "code around the cursor; it changes only at pauses, so the KV cache keeps it).",
     )
+    token_healing: Literal["on", "off", "l2r"] = Field(
+        "on",
+        description="Take the prompt's last pre-token back and let the model generate it (token healing): 'on' for "
+        "every model, 'off', or 'l2r' for left-to-right models only (FIM models learnt prompts cut anywhere).",
+    )
     context_layout: Literal["auto", "comments"] = Field(
         "auto",
         description="How context from other files is laid out: 'auto', in the model's repository format where its "

@@ -13,6 +13,7 @@ from keystroke.domain.engines.model_source import catalog_path, resolve_model
 from keystroke.domain.prompt.assembly import Snippet
 from keystroke.domain.prompt.profiles import detect_profile
 from keystroke.errors import ModelError
+from keystroke.evaluation.humaneval import NO_DEADLINES
 from keystroke.services.completion import CompletionService
 from keystroke.services.types import CompletionRequest
 from tests.conftest import make_settings, run
@@ -32,7 +33,8 @@ def qwen_service(profile: str | None = None, **overrides: object) -> CompletionS
         catalog_path(entry_named(NAME))
     except ModelError as exc:
         pytest.skip(f"{NAME} is not installed here: {exc}")
-    settings = make_settings(**{"engine.model": NAME, **overrides})
+    # serving's deadlines lifted: on a busy machine a dropped request would say nothing about the FIM path
+    settings = make_settings(**{"engine.model": NAME, **NO_DEADLINES, **overrides})
     backend = EmbeddedBackend(resolve_model(NAME), n_ctx=2048, n_threads=2, prefill_chunk=64)
     return CompletionService(backend, detect_profile(backend.info.special_tokens, profile), settings)
 
@@ -100,3 +102,17 @@ def test_context_from_another_file_in_the_repository_layout_is_used(qwen: Comple
     )
     assert not alone.startswith("gross_from_net_rounded"), alone
     assert helped.startswith("gross_from_net_rounded(net"), helped
+
+
+@pytest.mark.parametrize(("setting", "heals"), [("on", True), ("off", False), ("l2r", False)])
+def test_token_healing_follows_its_setting_for_a_fim_model(setting: str, heals: bool) -> None:
+    service = qwen_service(**{"prompt.token_healing": setting})
+    try:
+        request = CompletionRequest(prefix=LOOP_PREFIX + "result.app", suffix=LOOP_SUFFIX, trigger="automatic")
+        result = run(service.complete(request))
+        assert result.abstain_reason is None
+        pieces = run(service.backend.call(lambda engine: [engine.vocabulary.pieces[i] for i in engine.last_prompt]))
+        prompt = b"".join(pieces).decode("utf-8", "replace")
+        assert ("result.app" in prompt) is not heals, prompt[-80:]
+    finally:
+        run(service.backend.aclose())

@@ -192,6 +192,12 @@ class CompletionService:
             self._count(tenant, stats, result)
             self.metrics.request(tenant.name, mode, outcome.split(":")[0], result, stats)
 
+    def _heals(self) -> bool:
+        """Whether prompts end before their last pre-token, which the model then generates (token healing)."""
+        setting = self.settings.prompt.token_healing
+        wanted = setting == "on" or (setting == "l2r" and not self.profile.uses_fim)
+        return wanted and self.backend.capabilities.supports_forced_prefix
+
     def _validate(self, request: CompletionRequest) -> None:
         limits = self.settings.limits
         for field, text, limit in (
@@ -238,7 +244,7 @@ class CompletionService:
             self.backend.tokenizer,
             budget_tokens=prompt_settings.budget_tokens,
             suffix_share=prompt_settings.suffix_share,
-            heal=self.backend.capabilities.supports_forced_prefix,
+            heal=self._heals(),
             context_tokens=prompt_settings.context_tokens,
             memo=self._cuts.get_or_compute(progress.namespace, PrefixCutMemo),
             layout=prompt_settings.context_layout,
