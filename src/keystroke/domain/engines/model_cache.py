@@ -129,7 +129,7 @@ def assemble(entry: CatalogEntry, directory: Path, where: Sequence[str], progres
         )
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / entry.file_name
-    partial = directory / f".{entry.file_name}.partial"
+    partial = directory / f".{entry.file_name}.{os.getpid()}.partial"  # one per process: two may assemble at once
     digest = _concatenate(pieces, partial, total, progress)
     if entry.sha256 is not None and digest != entry.sha256:
         partial.unlink(missing_ok=True)
