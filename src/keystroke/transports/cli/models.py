@@ -6,12 +6,15 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from keystroke.errors import KeystrokeError
 from keystroke.transports.cli.main import engine_options, settings_from
+
+if TYPE_CHECKING:
+    from keystroke.domain.engines.catalog import CatalogEntry
 
 
 @click.group(invoke_without_command=True)
@@ -74,7 +77,7 @@ def pull_command(name: str, pip_args: tuple[str, ...]) -> None:
     click.echo(f"{entry.name}: {path} ({verified})")
 
 
-def _show_entry(entry: Any) -> None:
+def _show_entry(entry: CatalogEntry) -> None:
     from keystroke.domain.engines.catalog import PackagePieces
     from keystroke.domain.engines.model_cache import missing_pieces, models_dir, present_path, search_path
 
