@@ -11,6 +11,7 @@ from keystroke.domain.engines.catalog import entry_named
 from keystroke.domain.engines.embedded import EmbeddedBackend
 from keystroke.domain.engines.model_source import catalog_path, resolve_model
 from keystroke.domain.prompt.assembly import Snippet
+from keystroke.domain.prompt.boundary import split_boundary
 from keystroke.domain.prompt.profiles import detect_profile
 from keystroke.errors import ModelError
 from keystroke.evaluation.humaneval import NO_DEADLINES
@@ -102,6 +103,24 @@ def test_context_from_another_file_in_the_repository_layout_is_used(qwen: Comple
     )
     assert not alone.startswith("gross_from_net_rounded"), alone
     assert helped.startswith("gross_from_net_rounded(net"), helped
+
+
+def test_the_boundary_is_the_last_token_of_qwens_own_tokenizer(qwen: CompletionService) -> None:
+    tokenizer = qwen.backend.tokenizer
+    assert split_boundary('    x = 1\n    """\n\n', tokenizer) == ("    x = 1\n   ", ' """\n\n')
+    assert split_boundary("    for x in y:\n", tokenizer) == ("    for x in y", ":\n")
+
+
+def test_after_a_docstring_the_first_line_of_code_comes_not_blank_lines(qwen: CompletionService) -> None:
+    # Taken back only to the newline after the docstring (a token Qwen never saw alone there), the model
+    # preferred a token with more newlines and then ended the middle: an abstention for blank lines.
+    prefix = (
+        "from typing import List\n\n\ndef total_length(words: List[str]) -> int:\n"
+        '    """ Total number of characters in the words.\n    >>> total_length([\'ab\', \'c\'])\n    3\n    """\n\n'
+    )
+    text = complete(qwen, prefix, "    return result\n", mode="inline")
+    assert text.startswith("    "), text
+    assert text.strip(), text
 
 
 @pytest.mark.parametrize(("setting", "heals"), [("on", True), ("off", False), ("l2r", False)])

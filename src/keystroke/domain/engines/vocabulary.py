@@ -2,7 +2,10 @@
 
 Token healing forces the generation to begin with a given text. At each step the allowed tokens are those
 *consistent* with what is still to be produced: their bytes start with it (the token finishes it and goes on),
-or it starts with their bytes (the token produces part of it). `consistent_ids` answers that from a sorted
+or it starts with their bytes (the token produces part of it). A forced text that ends a line is not
+finished by a token that goes on with another line end: that would put a blank line where the cursor is, and
+Qwen2.5-Coder, taken back to just before a docstring's closing line end, prefers exactly that (then ends
+the middle), where the prompt left whole would get the next line of code. `consistent_ids` answers that from a sorted
 index in microseconds; answers are memoised in a bounded dict (4,096 entries, not thread-safe: the engine
 worker is its only user).
 """
@@ -42,16 +45,20 @@ class Vocabulary:
         return len(self.pieces)
 
     def consistent_ids(self, remaining: bytes) -> IdArray:
-        """Ids of ordinary tokens whose bytes start with `remaining` or are a prefix of it."""
+        """Ids of ordinary tokens whose bytes start with `remaining` (and do not add a line end to one) or are
+        a prefix of it."""
         cached = self._memo.get(remaining)
         if cached is not None:
             return cached
         found: list[int] = []
+        ends_line = remaining.endswith(b"\n")
         start = bisect_left(self._keys, remaining)
         for index in range(start, len(self._keys)):
-            if not self._keys[index].startswith(remaining):
+            key = self._keys[index]
+            if not key.startswith(remaining):
                 break
-            found.append(self._ids[index])
+            if not (ends_line and key[len(remaining) : len(remaining) + 1] in (b"\n", b"\r")):
+                found.append(self._ids[index])
         for cut in range(1, len(remaining)):
             found.extend(self._by_piece.get(remaining[:cut], ()))
         result = np.array(sorted(set(found)), dtype=np.int64)

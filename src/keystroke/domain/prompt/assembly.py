@@ -75,7 +75,7 @@ def assemble(
 ) -> AssembledPrompt:
     """The prompt: code around the cursor within `budget_tokens`, context from other files within
     `context_tokens` on top (context never displaces the code around the cursor)."""
-    kept, forced = split_boundary(source.prefix) if heal else (source.prefix, "")
+    kept, forced = split_boundary(source.prefix, tokenizer) if heal else (source.prefix, "")
     budget = budget_tokens - MARKER_RESERVE
     suffix = fit_suffix(source.suffix, int(budget * suffix_share), tokenizer) if profile.uses_fim else ""
     budget -= tokenizer.count_tokens(suffix)
