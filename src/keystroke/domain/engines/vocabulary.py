@@ -2,12 +2,11 @@
 
 Token healing forces the generation to begin with a given text. At each step the allowed tokens are those
 *consistent* with what is still to be produced: their bytes start with it (the token finishes it and goes on),
-or it starts with their bytes (the token produces part of it). A forced text that ends a line is not
-finished by a token that goes on with another line end: that would put a blank line where the cursor is, and
-Qwen2.5-Coder, taken back to just before a docstring's closing line end, prefers exactly that (then ends
-the middle), where the prompt left whole would get the next line of code. `consistent_ids` answers that from a sorted
-index in microseconds; answers are memoised in a bounded dict (4,096 entries, not thread-safe: the engine
-worker is its only user).
+or it starts with their bytes (the token produces part of it). A forced text that ends a line is not finished
+by a token that goes on with another line end: that would put a blank line where the cursor is (Qwen2.5-Coder,
+given back the newline after a docstring, preferred exactly that and then ended the middle). `consistent_ids`
+answers from a sorted index in microseconds; answers are memoised in a bounded dict (4,096 entries, not
+thread-safe: the engine worker is its only user).
 """
 
 from __future__ import annotations
