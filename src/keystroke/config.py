@@ -125,8 +125,8 @@ class PromptSettings(_Section):
     )
     token_healing: Literal["on", "off", "l2r"] = Field(
         "on",
-        description="Take the prompt's last pre-token back and let the model generate it (token healing): 'on' for "
-        "every model, 'off', or 'l2r' for left-to-right models only (FIM models learnt prompts cut anywhere).",
+        description="Take the prompt's last token and pre-token back and let the model generate them (token "
+        "healing): 'on' for every model, 'off', or 'l2r' for left-to-right models only.",
     )
     context_layout: Literal["auto", "comments"] = Field(
         "auto",

@@ -193,7 +193,7 @@ class CompletionService:
             self.metrics.request(tenant.name, mode, outcome.split(":")[0], result, stats)
 
     def _heals(self) -> bool:
-        """Whether prompts end before their last pre-token, which the model then generates (token healing)."""
+        """Whether prompts end before their last token, which the model then generates (token healing)."""
         setting = self.settings.prompt.token_healing
         wanted = setting == "on" or (setting == "l2r" and not self.profile.uses_fim)
         return wanted and self.backend.capabilities.supports_forced_prefix

@@ -32,11 +32,10 @@ def split_boundary(prefix: str, tokenizer: Tokenizer | None = None) -> tuple[str
     """(`kept`, `heal`) with kept + heal == prefix; `heal` is what the model must regenerate first.
     `tokenizer` must be the model's own (a token estimate would cut anywhere); without it, only the last
     pre-token is taken back."""
-    start = _last_piece_start(prefix)
-    if tokenizer is not None:
-        start = min(start, _last_token_start(prefix, tokenizer))
+    piece = _last_piece_start(prefix)
+    start = piece if tokenizer is None else min(piece, _last_token_start(prefix, tokenizer))
     if len(prefix) - start > MAX_HEAL_CHARS:
-        start = _last_piece_start(prefix)
+        start = piece
     if len(prefix) - start > MAX_HEAL_CHARS:
         return prefix, ""
     return prefix[:start], prefix[start:]
