@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from keystroke.transports.cli.eval_compare import format_table
+from keystroke.transports.cli.eval_compare import format_table, sample
 
 
 @pytest.mark.model
@@ -19,11 +19,13 @@ def test_compare_runs_each_benchmark_and_decoding_on_the_model(eval_data: Path, 
     command = [
         sys.executable, "-m", "keystroke", "eval", "compare", "--data", str(eval_data), "--model", "default",
         "--set", "humaneval-single", "--set", "santacoder", "--decoding", "greedy", "--decoding", "ranked",
-        "--limit", "3", "--threads", "2", "--json", str(out),
+        "--every", "2", "--limit", "3", "--threads", "2", "--json", str(out),
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
-    summaries = json.loads(out.read_text())["summaries"]
+    written = json.loads(out.read_text())
+    assert (written["every"], written["limit"]) == (2, 3)
+    summaries = written["summaries"]
     assert [(s["split"], s["decoding"]) for s in summaries] == [
         ("HumanEval single-line", "greedy"), ("HumanEval single-line", "ranked"),
         ("SantaCoder-FIM", "greedy"), ("SantaCoder-FIM", "ranked"),
@@ -55,3 +57,11 @@ def test_the_table_has_a_row_per_summary_with_the_scores() -> None:
         "120/-",
         "151",
     ]
+
+
+def test_a_sample_takes_every_nth_task_from_the_first_then_the_limit() -> None:
+    tasks = list(range(10))
+    assert sample(tasks, 1, None) == tasks
+    assert sample(tasks, 3, None) == [0, 3, 6, 9]
+    assert sample(tasks, 3, 2) == [0, 3]
+    assert sample(tasks, 20, None) == [0]

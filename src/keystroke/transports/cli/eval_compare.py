@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -11,6 +11,7 @@ from keystroke.transports.cli.evaluate import Job, run_tasks
 from keystroke.transports.cli.main import settings_from
 from keystroke.transports.cli.reporting import publish, report_option
 
+T = TypeVar("T")
 SETS = {
     "humaneval-single": ("human-eval-infilling", "HumanEval single-line", False),
     "humaneval-multi": ("human-eval-infilling", "HumanEval multi-line", True),
@@ -61,6 +62,13 @@ SETS = {
     help="greedy: the line typing gets; ranked: what an explicit request gets (repeat).",
 )
 @click.option("--limit", type=click.IntRange(min=1), help="Only the first N tasks of each benchmark.")
+@click.option(
+    "--every",
+    type=click.IntRange(min=1),
+    default=1,
+    help="Only every Nth task of each benchmark, a sample spread over all its problems (e.g. --every 25 for "
+    "multi-line's 5,815 holes); applied before --limit.",
+)
 @click.option("--threads", type=int, help="CPU threads for llama.cpp (default: all cores).")
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML configuration file.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write results here.")
@@ -72,6 +80,7 @@ def compare(
     sets: tuple[str, ...],
     decodings: tuple[str, ...],
     limit: int | None,
+    every: int,
     threads: int | None,
     config: Path | None,
     json_out: Path | None,
@@ -83,6 +92,9 @@ def compare(
     \b
     Example (the first 200 tasks of each benchmark, the default model and the Qwen2.5-Coder 0.5B):
       keystroke eval compare --data ../shared/eval-data --limit 200 --json compare.json
+    Example (Qwen's two prompt orders on every 25th multi-line hole, greedy):
+      keystroke eval compare --data ../shared/eval-data --model qwen2.5-coder-0.5b --profile qwen2.5-coder:psm \
+        --profile qwen2.5-coder:spm --set humaneval-multi --decoding greedy --every 25
     """
     from keystroke.evaluation import humaneval, santacoder
     from keystroke.evaluation.humaneval import NO_DEADLINES
@@ -91,9 +103,10 @@ def compare(
     for name in sets:
         folder, label, multiline = SETS[name]
         if name == "santacoder":
-            tasks = santacoder.load_tasks(data / folder, limit)
+            tasks = santacoder.load_tasks(data / folder)
         else:
-            tasks = humaneval.load_tasks(data / folder, "multi-line" if multiline else "single-line", limit)
+            tasks = humaneval.load_tasks(data / folder, "multi-line" if multiline else "single-line")
+        tasks = sample(tasks, every, limit)
         jobs += [Job(label, tasks, multiline, decoding) for decoding in decodings]  # type: ignore[arg-type]
     summaries = []
     for model in models:
@@ -103,7 +116,12 @@ def compare(
             overrides = {"engine.model": model, "engine.profile": chosen, "engine.n_threads": threads, **NO_DEADLINES}
             settings = settings_from({"config": config}, **overrides)
             summaries += [report.summary() for report in run_tasks(settings, jobs)]
-    publish(format_table(summaries), {"summaries": summaries}, json_out)
+    publish(format_table(summaries), {"summaries": summaries, "every": every, "limit": limit}, json_out)
+
+
+def sample(tasks: list[T], every: int, limit: int | None) -> list[T]:
+    """Every `every`th task from the first (spread over the whole benchmark), then at most `limit` of them."""
+    return tasks[::every][:limit]
 
 
 def format_table(summaries: list[dict[str, Any]]) -> str:
