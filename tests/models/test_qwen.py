@@ -55,7 +55,7 @@ def complete(service: CompletionService, prefix: str, suffix: str, **more: objec
 
 
 def test_the_catalog_model_gets_the_qwen_profile_with_its_stop_and_repository_markers(qwen: CompletionService) -> None:
-    assert qwen.profile.label == "qwen2.5-coder:psm"
+    assert qwen.profile.label == "qwen2.5-coder:spm"
     assert {"<|endoftext|>", "<|fim_pad|>", "<|file_sep|>"} <= set(qwen.profile.stop_tokens)
     assert qwen.profile.repository == {"REPO": "<|repo_name|>", "FILE": "<|file_sep|>"}
 

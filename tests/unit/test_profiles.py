@@ -16,7 +16,7 @@ SMOLLM = {"<|endoftext|>", "<|im_start|>", "<|im_end|>", "<filename>", "<file_se
 @pytest.mark.parametrize(
     ("tokens", "label"),
     [
-        (QWEN, "qwen2.5-coder:psm"),
+        (QWEN, "qwen2.5-coder:spm"),
         (CODEGEMMA, "codegemma:spm"),
         (STARCODER, "starcoder:spm"),
         (SANTACODER, "santacoder:spm"),

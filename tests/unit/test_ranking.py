@@ -1,5 +1,5 @@
 from keystroke.domain.cursor import CursorContext
-from keystroke.domain.engines.base import Candidate
+from keystroke.domain.engines.base import Candidate, RankPlan
 from keystroke.domain.postprocess.ranking import choose, following_text, keeps_compiling, rank_plan
 
 PREFIX = "def count(items):\n    total = 0\n"
@@ -15,6 +15,18 @@ def test_ranking_is_planned_for_an_inline_suggestion_on_an_untouched_line() -> N
     assert plan(PREFIX, "").continuation == ""  # type: ignore[attr-defined]  # nothing follows: the line alone
     assert plan(PREFIX, SUFFIX, mode="multiline") is None
     assert plan(PREFIX, SUFFIX, alternatives=0) is None
+
+
+def test_a_fim_plan_scores_the_whole_middle_and_its_end() -> None:
+    def plan(suffix: str) -> RankPlan | None:
+        return rank_plan(CursorContext(PREFIX, suffix), "inline", alternatives=2, lines=2, python=True, fim=True)
+
+    before_code, on_empty_line = plan(SUFFIX), plan("\n" + SUFFIX)
+    assert before_code is not None
+    assert on_empty_line is not None
+    assert (before_code.continuation, before_code.then_end) == ("\n", True)  # the line, then the suffix's line
+    assert (on_empty_line.continuation, on_empty_line.then_end) == ("", True)  # the suffix brings its line end
+    assert before_code.accept("        total += item\n") is None  # still no duplicate of the suffix
 
 
 def test_the_continuation_is_the_code_that_will_follow_the_inserted_line() -> None:

@@ -31,7 +31,7 @@ def test_a_qwen_prompt_lays_context_out_as_files_of_a_repository_before_the_fim_
         "<|file_sep|>pkg/models.py\nclass User:\n    name: str\nclass Team:\n    users: list[User]\n"
         "<|file_sep|>pkg/db.py\ndef connect(url):\n    ...\n"
         "<|file_sep|>pkg/app.py\n"
-        "<|fim_prefix|>def f(u: User):\n    return u.<|fim_suffix|>\n<|fim_middle|>"
+        "<|fim_prefix|><|fim_suffix|>\n<|fim_middle|>def f(u: User):\n    return u."  # SPM, Qwen's default order
     )
     markers = [part.text for part in prompt.parts if isinstance(part, Special)]
     assert markers[:4] == ["<|repo_name|>", "<|file_sep|>", "<|file_sep|>", "<|file_sep|>"]
@@ -48,7 +48,7 @@ def test_comments_layout_and_families_without_markers_get_commented_blocks() -> 
     commented = assemble(
         qwen, _source(), ApproxTokenizer(), budget_tokens=512, suffix_share=0.25, heal=False, layout="comments"
     ).prompt.render()
-    assert commented.startswith("<|fim_prefix|># Path: pkg/models.py\n# class User:\n")
+    assert commented.startswith("<|fim_prefix|><|fim_suffix|>\n<|fim_middle|># Path: pkg/models.py\n# class User:\n")
     assert "<|file_sep|>" not in commented
     starcoder = detect_profile({"<fim_prefix>", "<fim_suffix>", "<fim_middle>", "<file_sep>"})
     assert starcoder.repository is None

@@ -258,6 +258,7 @@ class CompletionService:
             alternatives=caps.rank_alternatives if ranks else 0,
             lines=caps.rank_suffix_lines,
             python=is_python(request.language, request.filepath),
+            fim=self.profile.uses_fim,
         )
         progress.ranked = plan is not None and self.backend.capabilities.supports_ranking
         return GenerationRequest(

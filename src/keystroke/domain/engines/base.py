@@ -87,13 +87,17 @@ class RankPlan:
     `alternatives` more candidates branch from the greedy one at its first tokens. `accept` turns a
     candidate's raw text into what would be shown, or None to drop it; `contenders` keeps, of the distinct
     shown texts, those that can still win. When more than one remains, each gets `score` =
-    log P(forced prefix + shown text + `continuation` | prompt); a lone contender is returned unscored.
+    log P(forced prefix + shown text + `continuation` | prompt); a lone contender is returned unscored. With
+    `then_end` (FIM prompts, where the code after the cursor is in the prompt already) the score also has
+    log P(the middle ends there), the probability of any of the request's stop tokens next: the model's own
+    judgement that the text joins the code after it.
     """
 
     alternatives: int
     continuation: str
     accept: Callable[[str], str | None]
     contenders: Callable[[list[str]], list[str]]
+    then_end: bool = False
 
 
 @dataclass(frozen=True)

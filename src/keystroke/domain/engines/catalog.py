@@ -112,7 +112,7 @@ def _pieces(package_stem: str, version: str, count: int) -> PackagePieces:
     return PackagePieces(tuple(pieces))
 
 
-QWEN_PROFILE = "qwen2.5-coder:psm"
+QWEN_PROFILE = "qwen2.5-coder:spm"
 
 CATALOG: tuple[CatalogEntry, ...] = (
     CatalogEntry(

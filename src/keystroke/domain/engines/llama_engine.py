@@ -267,7 +267,7 @@ class LlamaEngine(LlamaTokenizer):
         (`speculation.py`), and the accepted draft tokens are emitted without evaluating them again. The KV
         state must end at the prompt; it ends after the last evaluated token."""
         vocab = self.vocabulary
-        stop_ids = vocab.end_ids | {vocab.special[t] for t in request.stop_tokens if t in vocab.special}
+        stop_ids = self._stop_ids(request)
         remaining = request.forced_prefix.encode("utf-8")
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         chosen: list[int] = []
@@ -349,7 +349,8 @@ class LlamaEngine(LlamaTokenizer):
         for text in contenders:
             if request.cancel.cancelled:
                 break
-            score = self._score(prompt_len, logits, request.forced_prefix + text + plan.continuation)
+            ends = self._stop_ids(request) if plan.then_end else frozenset()
+            score = self._score(prompt_len, logits, request.forced_prefix + text + plan.continuation, ends)
             candidates.append(Candidate(text, score))
         return tuple(candidates), produced, len(runs)
 
@@ -378,8 +379,9 @@ class LlamaEngine(LlamaTokenizer):
         chosen = best if ids is None else ids[best]
         return [int(t) for t in chosen if int(t) not in self.vocabulary.end_ids]
 
-    def _score(self, prompt_len: int, logits: Logits, text: str) -> float:
-        """log P(text | prompt), evaluating `text` in one batch right after the prompt."""
+    def _score(self, prompt_len: int, logits: Logits, text: str, ends: frozenset[int] = frozenset()) -> float:
+        """log P(text | prompt), evaluating `text` in one batch right after the prompt; with `ends`, plus
+        log P(one of `ends` comes next)."""
         tokens = self.tokenize(text)[: max(1, self._llm.n_batch - 1)]
         self._truncate(prompt_len)
         rows = self._live.eval_all(tokens, len(self.vocabulary))
@@ -387,7 +389,15 @@ class LlamaEngine(LlamaTokenizer):
         for index, token in enumerate(tokens):
             row = logits if index == 0 else rows[index - 1]
             total += float(row[token] - _logsumexp(row))
+        if ends:
+            last = rows[len(tokens) - 1]
+            total += float(_logsumexp(last[sorted(ends)]) - _logsumexp(last))
         return total
+
+    def _stop_ids(self, request: GenerationRequest) -> frozenset[int]:
+        """The tokens that end a generation: the vocabulary's end tokens and the request's stop tokens."""
+        vocab = self.vocabulary
+        return vocab.end_ids | {vocab.special[t] for t in request.stop_tokens if t in vocab.special}
 
     def _unspellable(self, remaining: bytes) -> Logits:
         """The forced text holds bytes no token of the vocabulary spells alone (a character the tokenizer

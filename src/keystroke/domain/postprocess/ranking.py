@@ -13,7 +13,7 @@ Measured with the default model on HumanEval single-line infilling: docs/measure
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from keystroke.domain.cursor import CursorContext
 from keystroke.domain.engines.base import Candidate, RankPlan
@@ -29,22 +29,37 @@ def following_text(ctx: CursorContext, lines: int) -> str:
     return "\n".join(rows[: lines + 1])
 
 
-def rank_plan(ctx: CursorContext, mode: Mode, *, alternatives: int, lines: int, python: bool) -> RankPlan | None:
-    """A plan when ranking can help: an inline suggestion for a line the user has not started typing."""
+def rank_plan(
+    ctx: CursorContext, mode: Mode, *, alternatives: int, lines: int, python: bool, fim: bool = False
+) -> RankPlan | None:
+    """A plan when ranking can help: an inline suggestion for a line the user has not started typing.
+    `fim`: the prompt holds the code after the cursor already, so a candidate is scored as the whole middle
+    (the line, a line end when code follows on the cursor's line, then the end of the middle)."""
     if mode != "inline" or alternatives <= 0 or ctx.line_prefix.strip():
         return None
+    if fim:
+        joint = "\n" if ctx.line_suffix.strip() else ""  # the line, then the code after it on its own line
+        return RankPlan(alternatives, joint, _accept(ctx), _contenders(ctx, python), then_end=True)
     continuation = following_text(ctx, lines) if lines > 0 else ""
     if not continuation.strip():
         continuation = ""  # nothing follows: rank by the line's own likelihood (a short beam)
+    return RankPlan(alternatives, continuation, _accept(ctx), _contenders(ctx, python))
+
+
+def _accept(ctx: CursorContext) -> Callable[[str], str | None]:
 
     def accept(raw: str) -> str | None:
         shaped = shape(raw, ctx, "inline", tail="complete")
         return shaped.text if shaped.complete and shaped.abstain is None else None
 
+    return accept
+
+
+def _contenders(ctx: CursorContext, python: bool) -> Callable[[list[str]], list[str]]:
     def contenders(texts: list[str]) -> list[str]:
         return keeps_compiling(texts, ctx) if python else texts
 
-    return RankPlan(alternatives, continuation, accept, contenders)
+    return contenders
 
 
 def keeps_compiling(texts: list[str], ctx: CursorContext) -> list[str]:
