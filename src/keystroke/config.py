@@ -146,7 +146,12 @@ class CompletionSettings(_Section):
         le=32,
         description="Extra candidates ranked against the following code when a new line is suggested (0: greedy only).",
     )
-    rank_suffix_lines: int = Field(3, ge=1, le=50, description="Lines of following code used to rank candidates.")
+    rank_suffix_lines: int = Field(
+        3,
+        ge=1,
+        le=50,
+        description="Lines of following code used to rank candidates (left-to-right models; a FIM prompt has them).",
+    )
     rank_automatic: bool = Field(
         False,
         description="Also rank for requests made as the user types (trigger 'automatic'); off by default: "

@@ -346,10 +346,10 @@ class LlamaEngine(LlamaTokenizer):
         if len(contenders) == 1:
             return (Candidate(contenders[0], None),), produced, len(runs)
         candidates: list[Candidate] = []
+        ends = self._stop_ids(request) if plan.then_end else frozenset()
         for text in contenders:
             if request.cancel.cancelled:
                 break
-            ends = self._stop_ids(request) if plan.then_end else frozenset()
             score = self._score(prompt_len, logits, request.forced_prefix + text + plan.continuation, ends)
             candidates.append(Candidate(text, score))
         return tuple(candidates), produced, len(runs)

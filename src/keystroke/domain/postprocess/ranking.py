@@ -8,7 +8,11 @@ and scores each as log P(line + the next `lines` lines of the suffix | prompt), 
 follows: among the lines that keep Python compiling (where that can be checked) the most likely one wins.
 While the user types inside a line, the greedy line is shown at once (no ranking).
 
-Measured with the default model on HumanEval single-line infilling: docs/measurements.md.
+A FIM prompt holds the suffix already, so there each line is scored as the whole middle instead:
+log P(line [+ line end] | prompt) + log P(the middle ends there), the line end when code follows on the
+cursor's line. Adding the suffix's lines as text after the middle would ask the model to write them twice.
+
+Measured with the default model and with Qwen2.5-Coder on HumanEval single-line infilling: docs/measurements.md.
 """
 
 from __future__ import annotations
