@@ -40,6 +40,7 @@ def test_the_table_has_a_row_per_summary_with_the_scores() -> None:
     summary = {
         "model": "m", "profile": "qwen2.5-coder:psm", "split": "SantaCoder-FIM", "decoding": "greedy", "tasks": 10,
         "exact_match": 0.5, "edit_similarity": 0.75, "pass_at_1": 0.6, "cancelled": 0,
+        "abstained": {"duplicates_suffix": 2, "repeats_previous_line": 1},
         "first_action_ms": {"p50": 120.0, "p95": None, "p99": None}, "prompt_tokens_mean": 151.2,
     }  # fmt: skip
     table = format_table([summary])
@@ -53,6 +54,7 @@ def test_the_table_has_a_row_per_summary_with_the_scores() -> None:
         "0.500",
         "0.750",
         "0.600",
+        "3",
         "0",
         "120/-",
         "151",

@@ -86,8 +86,8 @@ def compare(
     json_out: Path | None,
 ) -> None:
     """Every benchmark x decoding on every model (x profile), one table: exact match, edit similarity, pass@1, tasks
-    cancelled (should be none), first action and prompt tokens. Each model is loaded once; its tasks run one
-    at a time with serving's deadlines lifted.
+    answered with nothing (abstained; the reasons are in --json), tasks cancelled (should be none), first action
+    and prompt tokens. Each model is loaded once; its tasks run one at a time with serving's deadlines lifted.
 
     \b
     Example (the first 200 tasks of each benchmark, the default model and the Qwen2.5-Coder 0.5B):
@@ -127,7 +127,7 @@ def sample(tasks: list[T], every: int, limit: int | None) -> list[T]:
 def format_table(summaries: list[dict[str, Any]]) -> str:
     head = (
         f"{'model':<28} {'profile':<18} {'benchmark':<22} {'decoding':<8} {'tasks':>5} {'EM':>6} {'ES':>6} "
-        f"{'pass@1':>6} {'cancel':>6} {'first action p50/p95 ms':>24} {'prompt tok':>10}"
+        f"{'pass@1':>6} {'abstain':>7} {'cancel':>6} {'first action p50/p95 ms':>24} {'prompt tok':>10}"
     )
     rows = [head, "-" * len(head)]
     for s in summaries:
@@ -135,7 +135,8 @@ def format_table(summaries: list[dict[str, Any]]) -> str:
         latency = "/".join("-" if first.get(k) is None else f"{first[k]:.0f}" for k in ("p50", "p95"))
         rows.append(
             f"{s['model'][:28]:<28} {s['profile']:<18} {s['split']:<22} {s['decoding']:<8} {s['tasks']:>5} "
-            f"{s['exact_match']:>6.3f} {s['edit_similarity']:>6.3f} {s['pass_at_1']:>6.3f} {s['cancelled']:>6} "
+            f"{s['exact_match']:>6.3f} {s['edit_similarity']:>6.3f} {s['pass_at_1']:>6.3f} "
+            f"{sum(s.get('abstained', {}).values()):>7} {s['cancelled']:>6} "
             f"{latency:>24} {s['prompt_tokens_mean']:>10.0f}"
         )
     return "\n".join(rows)
