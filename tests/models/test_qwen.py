@@ -75,6 +75,15 @@ def test_both_orders_complete_the_loop_body(profile: str) -> None:
         run(service.backend.aclose())
 
 
+def test_an_explicit_request_ranks_whole_middles_and_keeps_the_code_model_answer(qwen: CompletionService) -> None:
+    request = CompletionRequest(LOOP_PREFIX, LOOP_SUFFIX, "python", mode="inline", trigger="invoked")
+    result = run(qwen.complete(request))
+    assert result.abstain_reason is None, result.abstain_reason
+    assert result.usage.candidates > 1  # alternatives were decoded and scored as FIM middles
+    assert result.text.startswith("result.append("), result.text
+    assert "<|" not in result.text
+
+
 def test_a_word_cut_at_the_cursor_is_finished_not_repeated(qwen: CompletionService) -> None:
     text = complete(qwen, LOOP_PREFIX + "result.app", LOOP_SUFFIX, mode="inline")
     assert text.startswith("end("), text

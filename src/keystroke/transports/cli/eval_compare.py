@@ -12,6 +12,7 @@ from keystroke.transports.cli.main import settings_from
 from keystroke.transports.cli.reporting import publish, report_option
 
 T = TypeVar("T")
+
 SETS = {
     "humaneval-single": ("human-eval-infilling", "HumanEval single-line", False),
     "humaneval-multi": ("human-eval-infilling", "HumanEval multi-line", True),
