@@ -346,7 +346,7 @@ class LlamaEngine(LlamaTokenizer):
         if len(contenders) == 1:
             return (Candidate(contenders[0], None),), produced, len(runs)
         candidates: list[Candidate] = []
-        ends = self._stop_ids(request) if plan.then_end else frozenset()
+        ends = sorted(self._stop_ids(request)) if plan.then_end else []
         for text in contenders:
             if request.cancel.cancelled:
                 break
@@ -379,7 +379,7 @@ class LlamaEngine(LlamaTokenizer):
         chosen = best if ids is None else ids[best]
         return [int(t) for t in chosen if int(t) not in self.vocabulary.end_ids]
 
-    def _score(self, prompt_len: int, logits: Logits, text: str, ends: frozenset[int] = frozenset()) -> float:
+    def _score(self, prompt_len: int, logits: Logits, text: str, ends: Sequence[int] = ()) -> float:
         """log P(text | prompt), evaluating `text` in one batch right after the prompt; with `ends`, plus
         log P(one of `ends` comes next)."""
         tokens = self.tokenize(text)[: max(1, self._llm.n_batch - 1)]
@@ -391,7 +391,7 @@ class LlamaEngine(LlamaTokenizer):
             total += float(row[token] - _logsumexp(row))
         if ends:
             last = rows[len(tokens) - 1]
-            total += float(_logsumexp(last[sorted(ends)]) - _logsumexp(last))
+            total += float(_logsumexp(last[list(ends)]) - _logsumexp(last))
         return total
 
     def _stop_ids(self, request: GenerationRequest) -> frozenset[int]:

@@ -94,7 +94,7 @@ def compare(
     Example (the first 200 tasks of each benchmark, the default model and the Qwen2.5-Coder 0.5B):
       keystroke eval compare --data ../shared/eval-data --limit 200 --json compare.json
     Example (Qwen's two prompt orders on every 25th multi-line hole, greedy):
-      keystroke eval compare --data ../shared/eval-data --model qwen2.5-coder-0.5b --profile qwen2.5-coder:psm \
+      keystroke eval compare --data ../shared/eval-data --model qwen2.5-coder-0.5b --profile qwen2.5-coder:psm \\
         --profile qwen2.5-coder:spm --set humaneval-multi --decoding greedy --every 25
     """
     from keystroke.evaluation import humaneval, santacoder
