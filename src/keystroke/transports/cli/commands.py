@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from keystroke.errors import ConfigError
-from keystroke.transports.cli.main import engine_options, settings_from
+from keystroke.transports.cli.main import engine_options, prepare_model, settings_from
 
 
 @click.command()
@@ -50,6 +50,7 @@ def serve(host: str | None, port: int | None, log_level: str, workspace: Path | 
 
     _log_to_stderr(log_level)
     settings = settings_from(options, **{"server.host": host, "server.port": port, "context.workspace": workspace})
+    prepare_model(settings)
     run_server(settings, log_level)
 
 
@@ -78,6 +79,7 @@ def complete(file: Path, line: int, column: int, mode: str, as_json: bool, **opt
     text = _read_source(file)
     offset = cursor_offset(text, line, column)
     settings = settings_from(options)
+    prepare_model(settings)
     request = CompletionRequest(
         prefix=text[:offset],
         suffix=text[offset:],

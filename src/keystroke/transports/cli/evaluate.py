@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from keystroke.domain.context.items import PRIORITY
-from keystroke.transports.cli.main import engine_options, settings_from
+from keystroke.transports.cli.main import engine_options, prepare_model, settings_from
 from keystroke.transports.cli.reporting import publish, report_option
 
 if TYPE_CHECKING:
@@ -115,6 +115,8 @@ def run_tasks(settings: Any, jobs: Sequence[Job]) -> list[Any]:
     from keystroke.evaluation import humaneval
     from keystroke.services.factory import build_service
 
+    prepare_model(settings)
+
     async def generate() -> list[humaneval.Report]:
         service = build_service(settings)
         reports = []
@@ -207,6 +209,8 @@ def _evaluate_repository(path: Path, limit: int, seed: int, settings: Any) -> An
     if not cases:
         index.close()
         raise click.UsageError(f"no line in {path} uses a name imported from another file of it")
+
+    prepare_model(settings)
 
     async def run() -> Any:
         plain = build_service(settings)

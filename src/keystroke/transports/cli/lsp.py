@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from keystroke.transports.cli.main import engine_options, settings_from
+from keystroke.transports.cli.main import engine_options, prepare_model, settings_from
 
 
 @click.command("lsp")
@@ -71,6 +71,7 @@ def lsp(
         from keystroke.domain.telemetry.store import TelemetryStore
         from keystroke.services.factory import build_service
 
+        prepare_model(settings)
         remote = EmbeddedLane(build_service(settings), telemetry=TelemetryStore(telemetry_path(settings)))
     else:
         assert gateway is not None

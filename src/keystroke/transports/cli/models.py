@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +9,7 @@ import click
 
 from keystroke.errors import KeystrokeError
 from keystroke.transports.cli.main import engine_options, settings_from
+from keystroke.transports.progress import byte_bar
 
 if TYPE_CHECKING:
     from keystroke.domain.engines.catalog import CatalogEntry
@@ -71,21 +69,31 @@ def pull_command(name: str, pip_args: tuple[str, ...]) -> None:
 
     entry = entry_named(name)
     click.echo(f"keystroke: pulling {entry.name}: {entry.title}, {entry.size_label} ({entry.source.origin})", err=True)
-    with _byte_bar(entry.name) as progress:
+    with byte_bar(entry.name) as progress:
         path = pull(entry, models_dir(), search_path(), target=packages_dir(), pip_args=pip_args, progress=progress)
-    verified = "SHA-256 verified" if entry.sha256 else "no digest pinned for this source"
-    click.echo(f"{entry.name}: {path} ({verified})")
+    click.echo(f"{entry.name}: {path} ({_checked_how(entry)})")
+
+
+def _checked_how(entry: CatalogEntry) -> str:
+    from keystroke.domain.engines.catalog import DerivedFile
+
+    if isinstance(entry.source, DerivedFile):
+        return f"quantized here from {entry.source.base.name}, whose SHA-256 was verified"
+    return "SHA-256 verified" if entry.sha256 else "no digest pinned for this source"
 
 
 def _show_entry(entry: CatalogEntry) -> None:
-    from keystroke.domain.engines.catalog import PackagePieces
+    from keystroke.domain.engines.catalog import DerivedFile, PackagePieces
     from keystroke.domain.engines.model_cache import missing_pieces, models_dir, present_path, search_path
 
     path = present_path(entry, models_dir(), search_path())
+    source = entry.source
     if path is not None:
         state = "present"
-    elif isinstance(entry.source, PackagePieces) and not missing_pieces(entry.source, search_path()):
+    elif isinstance(source, PackagePieces) and not missing_pieces(source, search_path()):
         state = "packages installed (assembled and verified on first use)"
+    elif isinstance(source, DerivedFile) and present_path(source.base, models_dir(), search_path()):
+        state = f"{source.base.name} present (quantized here on first use, once)"
     else:
         state = f"not here: keystroke models pull {entry.name}"
     aliases = f" (also {', '.join(entry.aliases)})" if entry.aliases else ""
@@ -127,16 +135,3 @@ def _other_files(model: str) -> list[str]:
     if hub.is_dir():
         found += [str(p) for p in sorted(hub.glob("models--*/snapshots/*/*.gguf"))]
     return [ref for ref in dict.fromkeys(found) if Path(ref).name not in catalog_files or ref == model]
-
-
-@contextmanager
-def _byte_bar(label: str) -> Iterator[Any]:
-    from tqdm import tqdm
-
-    with tqdm(desc=label, unit="B", unit_scale=True, disable=None, file=sys.stderr) as bar:
-
-        def progress(done: int, total: int) -> None:
-            bar.total, bar.n = total, done
-            bar.refresh()
-
-        yield progress
