@@ -44,12 +44,27 @@ class CancelToken:
 
     def __init__(self) -> None:
         self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._callbacks: list[Callable[[], None]] = []
         self.reason: str | None = None
 
     def cancel(self, reason: str = "cancelled") -> None:
-        if not self._event.is_set():
+        with self._lock:
+            if self._event.is_set():
+                return
             self.reason = reason
             self._event.set()
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback()
+
+    def on_cancel(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (on the cancelling thread) when the token is raised; at once if it already is."""
+        with self._lock:
+            if not self._event.is_set():
+                self._callbacks.append(callback)
+                return
+        callback()
 
     @property
     def cancelled(self) -> bool:
@@ -106,6 +121,10 @@ class Candidate:
     score: float | None
 
 
+def _no_checkpoint() -> None:
+    """A generation's token boundary when no scheduler shares the CPU: nothing to do."""
+
+
 @dataclass
 class GenerationRequest:
     prompt: Prompt
@@ -125,6 +144,12 @@ class GenerationRequest:
     route_key: str = ""
     # what the speculative-decoding rollout gate measures and decides on: "language/lane"
     speculation_key: str = ""
+    # a generation paused for a more urgent one (another model's, `scheduler.py`) is dropped instead of
+    # resumed after this time.perf_counter() value; None: always resumed
+    drop_deadline: float | None = None
+    # called by the engine at every token boundary: where the shared CPU scheduler may pause it (set by the
+    # engine's worker; the default does nothing)
+    checkpoint: Callable[[], None] = field(default=_no_checkpoint, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from keystroke.domain.engines.base import Capabilities, GenerationEvent, GenerationRequest, ModelInfo, Tokenizer
 from keystroke.domain.engines.llama_engine import LlamaEngine
 from keystroke.domain.engines.model_source import ModelSource
+from keystroke.domain.engines.scheduler import CpuTurns
 from keystroke.domain.engines.worker import EngineWorker
 
 T = TypeVar("T")
@@ -16,8 +17,9 @@ T = TypeVar("T")
 class EmbeddedBackend:
     """llama.cpp in this process; one context, so one generation at a time."""
 
-    def __init__(self, source: ModelSource, **options: Any) -> None:
-        """`options` are `LlamaEngine`'s keyword arguments (n_ctx, n_threads, prefill_chunk, KV slots)."""
+    def __init__(self, source: ModelSource, turns: CpuTurns | None = None, **options: Any) -> None:
+        """`options` are `LlamaEngine`'s keyword arguments (n_ctx, n_threads, prefill_chunk, KV slots); `turns`
+        is the CPU scheduler shared with the other engines of this process, if any."""
         engine = LlamaEngine(source, **options)
         self.info: ModelInfo = engine.info
         self.tokenizer: Tokenizer = engine
@@ -28,7 +30,7 @@ class EmbeddedBackend:
             supports_forced_prefix=True,
             supports_ranking=True,
         )
-        self._worker = EngineWorker(engine)
+        self._worker = EngineWorker(engine, turns=turns)
 
     def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
         return self._worker.submit(request)

@@ -5,15 +5,19 @@ Each wraps a real backend and keeps its identity (`info`, `capabilities`, `token
 - `DyingBackend` passes `after_tokens` real tokens through, then raises `EngineCrashedError` (a crash
   in the middle of a stream).
 They are not selectable from configuration; build them around a real backend in code.
+`GatedEngine` is an engine of its own that produces a token only when a test lets it (a slow engine on demand),
+for the CPU scheduler's faults: priority, preemption and cancellation between engines.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Callable
 
 from keystroke.domain.engines.base import (
     DoneEvent,
+    FinishReason,
     GenerationEvent,
     GenerationRequest,
     GenerationStats,
@@ -71,3 +75,48 @@ class DyingBackend(_Wrapper):
                 yield event
         finally:
             await stream.aclose()  # type: ignore[attr-defined]
+
+
+class GatedEngine:
+    """A synchronous engine (an `EngineWorker`'s kind) whose every token waits for a gate to open: a slow
+    engine on demand, for scheduling faults. `run` emits `tokens` one by one; before each it calls the
+    request's `checkpoint` (where the CPU scheduler may pause it), checks cancellation, then waits for
+    `step()`. `log` records (name, token index) as tokens are produced, in order across engines."""
+
+    def __init__(self, name: str, tokens: int, log: list[tuple[str, int]]) -> None:
+        self.name = name
+        self.tokens = tokens
+        self.log = log
+        self._steps = threading.Semaphore(0)
+        self.waiting = threading.Event()  # set while run waits at its gate
+
+    def step(self, count: int = 1) -> None:
+        """Let `count` more tokens through."""
+        for _ in range(count):
+            self._steps.release()
+
+    def run(
+        self, request: GenerationRequest, emit: Callable[[GenerationEvent], None], queue_ms: float
+    ) -> GenerationStats:
+        produced = 0
+        for index in range(self.tokens):
+            request.checkpoint()
+            if request.cancel.cancelled:
+                break
+            self.waiting.set()
+            self._steps.acquire()
+            self.waiting.clear()
+            self.log.append((self.name, index))
+            emit(TokenEvent(f"{self.name}{index} "))
+            produced += 1
+        finish: FinishReason = "cancelled" if request.cancel.cancelled else "length"
+        return GenerationStats(
+            prompt_tokens=1,
+            cached_tokens=0,
+            completion_tokens=produced,
+            queue_ms=queue_ms,
+            prefill_ms=0.0,
+            decode_ms=0.0,
+            finish_reason=finish,
+            cancel_reason=request.cancel.reason if finish == "cancelled" else None,
+        )

@@ -14,7 +14,8 @@ What it adds over calling llama.cpp's own generate:
 - **Token healing.** `forced_prefix` is generated under a constraint (only tokens consistent with it), so the
   model picks the tokenization of the prompt boundary itself.
 - **Cancellation within one token.** The cancel flag is checked before every sampled token and between prefill
-  chunks of `prefill_chunk` tokens.
+  chunks of `prefill_chunk` tokens; at the same boundaries `request.checkpoint()` lets the shared CPU scheduler
+  pause this generation for a more urgent one of another model (`scheduler.py`).
 
 Decoding is greedy (completion wants the single most likely text). Not thread-safe: one `EngineWorker`
 thread owns an instance; the tokenizer methods only read the vocabulary and may be called from any thread.
@@ -180,6 +181,12 @@ class LlamaEngine(LlamaTokenizer):
             logits = self._logits()
         return (elapsed + time.perf_counter() - started) * 1000
 
+    def raw_eval(self, tokens: Sequence[int]) -> Logits:
+        """Evaluate `tokens` after the KV state in one call, with none of keystroke's logic (the benchmarks'
+        floor); the logits after the last one."""
+        self._eval(tokens)
+        return self._logits()
+
     def _prefill(self, tokens: list[int], request: GenerationRequest) -> tuple[int, Logits | None]:
         """Evaluate what the KV state lacks of `tokens`; (tokens served from the cache, logits at the end, or
         None when cancelled)."""
@@ -248,6 +255,7 @@ class LlamaEngine(LlamaTokenizer):
     def _evaluate(self, tokens: Sequence[int], request: GenerationRequest) -> bool:
         """Evaluate `tokens` after the live state in chunks of `prefill_chunk`; False if cancelled first."""
         for start in range(0, len(tokens), self.prefill_chunk):
+            request.checkpoint()
             if request.cancel.cancelled:
                 return False
             self._eval(tokens[start : start + self.prefill_chunk])
@@ -275,6 +283,7 @@ class LlamaEngine(LlamaTokenizer):
         after_verified: Logits | None = None
         text = ""
         for produced in range(1, limit + 1):
+            request.checkpoint()
             if request.cancel.cancelled:
                 return _Run(tuple(chosen), text, produced - 1, "cancelled")
             in_kv = bool(verified)
@@ -335,6 +344,7 @@ class LlamaEngine(LlamaTokenizer):
         runs = [greedy]
         produced = 0
         for branch in self._branches(prompt_len, logits, request, greedy, plan.alternatives):
+            request.checkpoint()
             if request.cancel.cancelled:
                 break
             self._truncate(prompt_len)
@@ -348,6 +358,7 @@ class LlamaEngine(LlamaTokenizer):
         candidates: list[Candidate] = []
         ends = sorted(self._stop_ids(request)) if plan.then_end else []
         for text in contenders:
+            request.checkpoint()
             if request.cancel.cancelled:
                 break
             score = self._score(prompt_len, logits, request.forced_prefix + text + plan.continuation, ends)

@@ -6,6 +6,10 @@ or whose `queue_deadline` has passed, is answered at once (a `cancelled` DoneEve
 stream returned by `submit` raises the token when the consumer stops reading early, so a closed HTTP stream
 stops decoding within one token.
 `call` runs any function on the worker thread (the benchmark uses it to time raw engine work in turn).
+
+Several engines in one process (a model per lane) share the CPU through one `CpuTurns` (`scheduler.py`): a
+worker takes a turn before each job and the engine offers it back at every token boundary
+(`GenerationRequest.checkpoint`), so an inline request never waits behind another model's multi-line decode.
 """
 
 from __future__ import annotations
@@ -19,14 +23,17 @@ import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
+from functools import partial
 from typing import Generic, Protocol, TypeVar
 
 from keystroke.domain.engines.base import (
+    CancelToken,
     DoneEvent,
     GenerationEvent,
     GenerationRequest,
     GenerationStats,
 )
+from keystroke.domain.engines.scheduler import CpuTurns
 from keystroke.errors import EngineCrashedError, EngineError, EngineUnavailableError
 
 log = logging.getLogger("keystroke.engine")
@@ -60,8 +67,9 @@ class _Job:
 class EngineWorker(Generic[E]):
     """Serialises all access to `engine` onto one daemon thread."""
 
-    def __init__(self, engine: E, name: str = "keystroke-engine") -> None:
+    def __init__(self, engine: E, name: str = "keystroke-engine", turns: CpuTurns | None = None) -> None:
         self.engine = engine
+        self.turns = turns
         self._jobs: queue.PriorityQueue[tuple[int, int, _Job | Callable[[], None] | None]] = queue.PriorityQueue()
         self._order = itertools.count()
         self._closed = False
@@ -91,10 +99,14 @@ class EngineWorker(Generic[E]):
         future: Future[T] = Future()
 
         def task() -> None:
+            turn = self.turns.acquire(AFTER_QUEUED, CancelToken()) if self.turns else None
             try:
                 future.set_result(function(self.engine))
             except BaseException as exc:
                 future.set_exception(exc)
+            finally:
+                if self.turns:
+                    self.turns.release(turn)
 
         self._put(AFTER_QUEUED, task)
         return await asyncio.wrap_future(future)
@@ -131,11 +143,21 @@ class EngineWorker(Generic[E]):
         if job.request.cancel.cancelled:
             job.emit(DoneEvent(_cancelled_stats(queue_ms, job.request.cancel.reason)))
             return
+        turns = self.turns
+        turn = turns.acquire(job.request.priority, job.request.cancel, job.request.drop_deadline) if turns else None
+        if turns is not None:
+            if turn is None:  # cancelled while another engine had the CPU
+                job.emit(DoneEvent(_cancelled_stats(queue_ms, job.request.cancel.reason)))
+                return
+            job.request.checkpoint = partial(turns.checkpoint, turn)
         try:
             stats = self.engine.run(job.request, job.emit, queue_ms)
         except BaseException as exc:
             job.emit(_Failed(exc))
             return
+        finally:
+            if turns is not None:
+                turns.release(turn)
         job.emit(DoneEvent(stats))
 
 

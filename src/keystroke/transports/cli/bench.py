@@ -89,7 +89,7 @@ def typing_bench(file: Path | None, keystrokes: int, cold_every: int, json_out: 
     async def work(service: Any, backend: Any, progress: Callable[[int], None]) -> Any:
         return await run_typing(service, backend, source, keystrokes, cold_every, progress)
 
-    report = _on_embedded(settings_from(options), keystrokes, "typing", "key", work)
+    report = on_embedded(settings_from(options), keystrokes, "typing", "key", work)
     publish(format_typing(report.summary()), report.to_json(), json_out)
 
 
@@ -112,7 +112,7 @@ def kv_bench(files: tuple[Path, ...], visits: int, keys: int, json_out: Path | N
         return await run_kv(service, backend, sources, visits, keys, progress)
 
     total = len(CONFIGURATIONS) * visits * keys * len(sources)
-    report = _on_embedded(settings_from(options), total, "kv", "key", work)
+    report = on_embedded(settings_from(options), total, "kv", "key", work)
     publish(format_kv(report.summary()), report.to_json(), json_out)
 
 
@@ -138,7 +138,7 @@ def speculative_bench(file: Path | None, positions: int, json_out: Path | None, 
     async def work(service: Any, backend: Any, progress: Callable[[int], None]) -> Any:
         return await run_speculative(service, backend, source, positions, progress)
 
-    report = _on_embedded(settings_from(options), positions * len(LANES), "speculative", "pos", work)
+    report = on_embedded(settings_from(options), positions * len(LANES), "speculative", "pos", work)
     publish(format_speculative(report.summary()), report.to_json(), json_out)
 
 
@@ -508,7 +508,7 @@ def _engine_args(options: dict[str, Any]) -> list[str]:
     return args
 
 
-def _on_embedded(settings: Any, total: int, desc: str, unit: str, work: Callable[..., Awaitable[T]]) -> T:
+def on_embedded(settings: Any, total: int, desc: str, unit: str, work: Callable[..., Awaitable[T]]) -> T:
     """Build the embedded service, run `work(service, backend, progress)` under a progress bar, close it."""
     from tqdm import tqdm
 

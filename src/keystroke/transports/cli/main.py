@@ -123,6 +123,7 @@ def main() -> None:
     from keystroke.transports.cli import (
         bench,
         bench_hardening,
+        bench_models,
         commands,
         eval_compare,
         evaluate,
@@ -141,6 +142,7 @@ def main() -> None:
     cli.add_command(evaluate.eval_group)
     bench.bench_group.add_command(bench_hardening.soak_bench)
     bench.bench_group.add_command(bench_hardening.abuse_bench)
+    bench.bench_group.add_command(bench_models.quantization_bench)
     cli.add_command(bench.bench_group)
     cli.add_command(keys.keys_group)
     cli.add_command(keys.tenants_group)

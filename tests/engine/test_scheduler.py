@@ -1,0 +1,206 @@
+"""The CPU scheduler shared by the engines of one process: priority, preemption at token boundaries, dropping by
+deadline on an injected clock, cancellation while waiting; with gated engines behind real `EngineWorker`s."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from keystroke.domain.engines.base import CancelToken, DoneEvent, GenerationRequest, Prompt, TokenEvent
+from keystroke.domain.engines.faults import GatedEngine
+from keystroke.domain.engines.scheduler import PREEMPTED, CpuTurns
+from keystroke.domain.engines.worker import EngineWorker
+from tests.conftest import run
+
+INLINE, MULTILINE = 0, 1
+WAIT_S = 5.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _request(priority: int, cancel: CancelToken | None = None, drop: float | None = None) -> GenerationRequest:
+    request = GenerationRequest(Prompt(("x",)), max_tokens=8, priority=priority, cancel=cancel or CancelToken())
+    request.drop_deadline = drop
+    return request
+
+
+async def _collect(worker: EngineWorker[GatedEngine], request: GenerationRequest) -> tuple[str, DoneEvent]:
+    text = ""
+    async for event in worker.submit(request):
+        if isinstance(event, TokenEvent):
+            text += event.text
+        elif isinstance(event, DoneEvent):
+            return text, event
+    raise AssertionError("no DoneEvent")
+
+
+async def _until(condition: threading.Event) -> None:
+    assert await asyncio.to_thread(condition.wait, WAIT_S), "the engine never reached its gate"
+
+
+async def _until_waiting(turns: CpuTurns, count: int) -> None:
+    """Until `count` turns wait for the CPU (a test may poll; the scheduler does not)."""
+    for _ in range(int(WAIT_S / 0.005)):
+        if turns.waiting() >= count:
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"{count} turn(s) never waited")
+
+
+async def _first_token(big: GatedEngine) -> None:
+    """Let the big engine produce its first token and wait until it computes the second (at its gate)."""
+    big.step()
+    for _ in range(int(WAIT_S / 0.005)):
+        if big.log:
+            break
+        await asyncio.sleep(0.005)
+    await _until(big.waiting)  # cleared before the token was logged: set again only at the next gate
+
+
+async def _preempt(turns: CpuTurns, big: GatedEngine, small: GatedEngine) -> None:
+    """The big engine is computing its second token when an inline request comes: it pauses after it."""
+    await _until_waiting(turns, 1)
+    big.step()
+    await _until(small.waiting)
+
+
+def _pair(clock: Clock | None = None) -> tuple[CpuTurns, list[tuple[str, int]], GatedEngine, GatedEngine]:
+    turns = CpuTurns(clock or Clock())
+    log: list[tuple[str, int]] = []
+    return turns, log, GatedEngine("big", 4, log), GatedEngine("small", 2, log)
+
+
+def test_an_inline_request_pauses_another_models_multiline_decode_at_a_token_boundary() -> None:
+    turns, log, big, small = _pair()
+    big_worker, small_worker = EngineWorker(big, turns=turns), EngineWorker(small, turns=turns)
+
+    async def scenario() -> tuple[tuple[str, DoneEvent], tuple[str, DoneEvent]]:
+        multiline = asyncio.create_task(_collect(big_worker, _request(MULTILINE)))
+        await _until(big.waiting)
+        await _first_token(big)  # the multi-line decode produces its first token and computes its second
+        inline = asyncio.create_task(_collect(small_worker, _request(INLINE)))
+        await _preempt(turns, big, small)  # the inline engine got the CPU while the big one is mid-decode
+        small.step(2)
+        inline_result = await inline
+        big.step(2)
+        return inline_result, await multiline
+
+    try:
+        (inline_text, _), (big_text, big_done) = run(scenario())
+    finally:
+        big_worker.close()
+        small_worker.close()
+    assert log == [("big", 0), ("big", 1), ("small", 0), ("small", 1), ("big", 2), ("big", 3)]
+    assert inline_text == "small0 small1 "
+    assert big_text == "big0 big1 big2 big3 ", "the paused decode resumed where it stopped"
+    assert big_done.stats.finish_reason == "length"
+    assert turns.counters.paused == 1
+    assert turns.running is None
+
+
+def test_a_paused_generation_cancelled_meanwhile_never_computes_again() -> None:
+    turns, log, big, small = _pair()
+    big_worker, small_worker = EngineWorker(big, turns=turns), EngineWorker(small, turns=turns)
+    superseded = CancelToken()
+
+    async def scenario() -> DoneEvent:
+        multiline = asyncio.create_task(_collect(big_worker, _request(MULTILINE, superseded)))
+        await _until(big.waiting)
+        await _first_token(big)
+        inline = asyncio.create_task(_collect(small_worker, _request(INLINE)))
+        await _preempt(turns, big, small)
+        superseded.cancel("superseded")  # the user typed on while the big model was paused
+        small.step(2)
+        await inline
+        _, done = await multiline
+        return done
+
+    try:
+        done = run(scenario())
+    finally:
+        big_worker.close()
+        small_worker.close()
+    assert [entry for entry in log if entry[0] == "big"] == [("big", 0), ("big", 1)]
+    assert done.stats.finish_reason == "cancelled"
+    assert done.stats.cancel_reason == "superseded"
+
+
+def test_a_paused_generation_past_its_deadline_is_dropped_when_its_turn_comes_back() -> None:
+    clock = Clock()
+    turns, _, big, small = _pair(clock)
+    big_worker, small_worker = EngineWorker(big, turns=turns), EngineWorker(small, turns=turns)
+
+    async def scenario() -> DoneEvent:
+        multiline = asyncio.create_task(_collect(big_worker, _request(MULTILINE, drop=clock.now + 1.0)))
+        await _until(big.waiting)
+        await _first_token(big)
+        inline = asyncio.create_task(_collect(small_worker, _request(INLINE)))
+        await _preempt(turns, big, small)
+        clock.now += 2.0  # the inline work took longer than the multi-line answer stays useful
+        small.step(2)
+        await inline
+        _, done = await multiline
+        return done
+
+    try:
+        done = run(scenario())
+    finally:
+        big_worker.close()
+        small_worker.close()
+    assert done.stats.cancel_reason == PREEMPTED
+    assert done.stats.completion_tokens == 2
+    assert turns.counters.dropped == 1
+
+
+def test_waiting_turns_are_granted_by_priority_then_arrival_and_a_cancelled_one_leaves() -> None:
+    turns = CpuTurns(Clock())
+    first = turns.acquire(MULTILINE, CancelToken())
+    assert first is not None
+    granted: list[str] = []
+    gone = CancelToken()
+
+    def wait(name: str, priority: int, cancel: CancelToken) -> None:
+        turn = turns.acquire(priority, cancel)
+        granted.append(name if turn is not None else f"{name} (cancelled)")
+        turns.release(turn)
+
+    threads = []
+    for name, priority, cancel in (
+        ("multiline-a", MULTILINE, CancelToken()),
+        ("inline-a", INLINE, CancelToken()),
+        ("inline-gone", INLINE, gone),
+        ("inline-b", INLINE, CancelToken()),
+    ):
+        thread = threading.Thread(target=wait, args=(name, priority, cancel))
+        thread.start()
+        threads.append(thread)
+        while turns.waiting() < len(threads):
+            threading.Event().wait(0.001)
+    gone.cancel("superseded")
+    threads[2].join(WAIT_S)
+    turns.release(first)
+    for thread in threads:
+        thread.join(WAIT_S)
+    assert granted == ["inline-gone (cancelled)", "inline-a", "inline-b", "multiline-a"]
+
+
+def test_a_checkpoint_with_nobody_more_urgent_waiting_goes_straight_on() -> None:
+    turns = CpuTurns(Clock())
+    turn = turns.acquire(INLINE, CancelToken())
+    assert turn is not None
+    later = threading.Thread(target=lambda: turns.release(turns.acquire(MULTILINE, CancelToken())))
+    later.start()
+    while turns.waiting() < 1:
+        threading.Event().wait(0.001)
+    turns.checkpoint(turn)  # a less urgent turn waits: the inline one keeps the CPU
+    assert turns.running is turn
+    assert turns.counters.paused == 0
+    turns.release(turn)
+    later.join(WAIT_S)
+    assert turns.running is None
