@@ -90,8 +90,15 @@ class EngineSettings(_Section):
     kv_slots: int = Field(16, ge=1, le=1024, description="Most saved KV slots, least recently used evicted first.")
     speculative: Literal["off", "on", "gated"] = Field(
         "gated",
-        description="Speculative decoding by prompt lookup: 'gated' measures it against plain decoding per language "
+        description="Speculative decoding (drafts by prompt lookup, or from engine.draft_model): 'gated' measures it "
+        "against plain decoding per language "
         "and lane and keeps it only where it pays; 'on' or 'off' everywhere.",
+    )
+    draft_model: str | None = Field(
+        None,
+        description="Speculative drafts from this smaller model of the same vocabulary (a catalog name or GGUF "
+        "path, e.g. qwen2.5-coder-0.5b-q4_0 drafting for the 1.5B) instead of prompt lookup; embedded engines of "
+        "other models only, behind the same gate.",
     )
     speculative_samples: int = Field(
         20, ge=1, le=100_000, description="Gated: requests measured each way per language and lane before deciding."
@@ -109,6 +116,31 @@ class EngineSettings(_Section):
         description="Shortest run of cached tokens moved into place after an edit earlier in the file (0: never "
         "move; re-evaluate from the edit).",
     )
+
+
+class LaneSettings(_Section):
+    """A model per lane. Each unset lane uses the one before it: inline <- engine.model, multiline <- inline,
+    invoked <- multiline. Embedded: each distinct model is loaded once, and one CPU scheduler runs them in
+    turn (an inline request pauses another model's decode at a token boundary). Remote: the fleet is asked for
+    each lane's model by name."""
+
+    inline: str | None = Field(
+        None,
+        description="Model for inline suggestions while typing (a catalog name, a GGUF path, hf:..., or a "
+        "remote model name); unset: engine.model.",
+    )
+    multiline: str | None = Field(
+        None, description="Model for multi-line suggestions (a block after a header); unset: the inline lane's."
+    )
+    invoked: str | None = Field(
+        None, description="Model for explicit requests (the user asked; ranked); unset: the multi-line lane's."
+    )
+
+    def models(self, default: str) -> dict[str, str]:
+        """Each lane's model: {"inline": ..., "multiline": ..., "invoked": ...}."""
+        inline = self.inline or default
+        multiline = self.multiline or inline
+        return {"inline": inline, "multiline": multiline, "invoked": self.invoked or multiline}
 
 
 class PromptSettings(_Section):
@@ -320,6 +352,7 @@ class PrivacySettings(_Section):
 
 class Settings(_Section):
     engine: EngineSettings = EngineSettings()
+    lanes: LaneSettings = LaneSettings()
     prompt: PromptSettings = PromptSettings()
     completion: CompletionSettings = CompletionSettings()
     limits: LimitSettings = LimitSettings()

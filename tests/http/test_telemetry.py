@@ -136,21 +136,26 @@ def test_metrics_parse_and_count_requests_stages_and_editor_events(rig: Rig) -> 
     response = rig.call("GET", "/metrics", rig.ops)
     assert response.headers["content-type"].startswith("text/plain")
     families = metric_families(response.text)
-    assert sample(families, "keystroke_requests_total", lane="inline", outcome="shown") == 1
+    model = rig.call("POST", "/v1/completions", rig.acme, json=PROMPT).json()["model"]
+    families = metric_families(rig.call("GET", "/metrics", rig.ops).text)
+    assert sample(families, "keystroke_requests_total", lane="inline", model=model, outcome="shown") == 2
+    assert sample(families, "keystroke_first_action_seconds_count", lane="inline", model=model) == 2
     for stage in ("queue", "context", "prefill", "first_token", "first_action"):
-        assert sample(families, "keystroke_stage_seconds_count", stage=stage) == 1
+        assert sample(families, "keystroke_stage_seconds_count", stage=stage) == 2
     assert sample(families, "keystroke_editor_first_action_seconds_count", lane="cache") == 1
     assert sample(families, "keystroke_result_cache_hit_ratio") == 0.5
     assert 0 <= sample(families, "keystroke_kv_cache_hit_ratio") <= 1
 
 
 def test_the_dashboard_data_has_rates_percentiles_and_plots(rig: Rig) -> None:
-    rig.call("POST", "/v1/completions", rig.acme, json=PROMPT)
+    answer = rig.call("POST", "/v1/completions", rig.acme, json=PROMPT).json()
     rig.call("POST", "/v1/events", rig.acme, json={"events": [SHOWN, {**SHOWN, "latency_ms": 120.0}]})
     data = rig.call("GET", "/v1/dashboard", rig.acme).json()
     assert data["tenant"] == "acme"
     assert data["tenants"] == []  # only an admin sees the list
     assert data["first_action_ms"]["inline"]["n"] == 2
+    assert answer["lane"] == "invoked", "an API request without a trigger is an explicit one"
+    assert data["served_ms"][f"invoked · {answer['model']}"]["n"] >= 1
     assert set(data["plots"]) == {"first_action", "stages", "over_time", "caches"}
     assert all(svg.lstrip().startswith("<?xml") for svg in data["plots"].values())
     admin = rig.call("GET", "/v1/dashboard", rig.ops, params={"tenant": "acme"}).json()

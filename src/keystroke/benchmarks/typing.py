@@ -1,14 +1,16 @@
 """Typing benchmark: type a real source file character by character and time every suggestion.
 
 A keystroke is one character, except that Enter brings the next line's indentation with it, as editors
-auto-indent. For each keystroke the completion service runs exactly as the gateway would run it (inline mode,
-one session), and then, on the same engine thread and in the same run, the *floor* is timed: raw llama.cpp
-evaluating the same prompt delta on the same cached prefix and decoding the same number of tokens as the
-shown line, with none of keystroke's logic. Every `cold_every`-th keystroke starts from an empty KV cache.
+auto-indent. For each keystroke the completion service runs exactly as the gateway would run it for an editor
+(inline mode, trigger "automatic", one session: the inline lane), and then, on the same engine thread and in
+the same run, the *floor* is timed: raw llama.cpp evaluating the same prompt delta on the same cached prefix
+and decoding the same number of tokens as the shown line, with none of keystroke's logic. Every
+`cold_every`-th keystroke starts from an empty KV cache.
 
-Keystrokes that start a line are ranked (several candidates are decoded and scored, see
-`domain/postprocess/ranking.py`): that is more work than the floor's single line, so they are reported on
-their own rows, beside the floor of the line they show; the ratio to the floor is over the other keystrokes.
+With `completion.rank_automatic` on, keystrokes that start a line are ranked (several candidates are decoded
+and scored, see `domain/postprocess/ranking.py`): that is more work than the floor's single line, so they are
+reported on their own rows, beside the floor of the line they show; the ratio to the floor is over the other
+keystrokes.
 """
 
 from __future__ import annotations
@@ -125,6 +127,7 @@ async def run_typing(
                 language="python",
                 filepath=file.name,
                 mode="inline",
+                trigger="automatic",
                 session_id="bench-typing",
             )
         )

@@ -43,6 +43,7 @@ from keystroke.domain.prompt.profiles import ModelProfile
 from keystroke.errors import InvalidRequestError, PayloadTooLargeError
 from keystroke.services.admission import AdmissionControl, Ticket
 from keystroke.services.context import ContextOutcome, ContextService, allowed_snippets, exclusion_rules
+from keystroke.services.lanes import LaneEngine, Lanes, lane_of
 from keystroke.services.metrics import Metrics
 from keystroke.services.privacy import Redactor
 from keystroke.services.sessions import SessionRegistry
@@ -54,6 +55,7 @@ from keystroke.services.types import (
     Delta,
     Finished,
     FirstAction,
+    Lane,
     Timings,
     Usage,
 )
@@ -64,6 +66,15 @@ EXCLUDED = "excluded"
 DEADLINE = "deadline"
 
 _TAIL_AFTER: dict[str, Tail] = {"eos": "complete", "stop": "complete", "length": "truncated", "cancelled": "open"}
+
+
+@dataclass(frozen=True)
+class _Served:
+    """Who answered a request: its id, lane and the lane's model (for the audit record)."""
+
+    request_id: str
+    lane: Lane
+    model: str
 
 
 @dataclass
@@ -77,6 +88,8 @@ class _Progress:
     max_lines: int
     namespace: str  # the tenant's cache namespace: KV owner, prompt memo, redaction cache
     vault: Vault
+    lane: Lane
+    engine: LaneEngine
     ranked: bool = False
     raw: str = ""
     emitted: str = ""
@@ -93,7 +106,10 @@ class CompletionService:
         clock: Clock = time.perf_counter,
         context: ContextService | None = None,
         audit: AuditLog | None = None,
+        lanes: Lanes | None = None,
     ) -> None:
+        """`backend` and `profile` serve every lane unless `lanes` gives some lanes engines of their own."""
+        self.lanes = lanes or Lanes.single(backend, profile)
         self.backend = backend
         self.profile = profile
         self.settings = settings
@@ -130,9 +146,15 @@ class CompletionService:
         ticket = self.admission.admit(tenant.name, mode)
         return Admitted(self._stream(request, tenant, started, mode, ticket), lambda: self.admission.release(ticket))
 
-    def namespace(self, tenant: Tenant) -> str:
-        info = self.backend.info
+    def namespace(self, tenant: Tenant, backend: InferenceBackend | None = None) -> str:
+        """The tenant's cache namespace on `backend`'s model (default: the inline lane's)."""
+        info = (backend or self.backend).info
         return tenant.namespace(info.name, info.tokenizer_id)
+
+    async def aclose(self) -> None:
+        """Close every lane's backend."""
+        for backend in self.lanes.backends():
+            await backend.aclose()
 
     def excluded(self, filepath: str | None) -> bool:
         """Whether the file is kept out of every prompt (default rules, configuration, organisation policy)."""
@@ -143,21 +165,24 @@ class CompletionService:
     ) -> AsyncGenerator[CompletionEvent, None]:
         request_id = original.request_id or f"cmpl-{uuid.uuid4().hex[:24]}"
         if self.excluded(original.filepath):
-            refused = self._excluded(request_id, mode)
-            self._audit(tenant, original, refused, request_id, 0)
-            self.metrics.request(tenant.name, mode, EXCLUDED, None, None)
+            refused = self._excluded(request_id, mode, lane_of(mode, original.trigger))
+            self._audit(tenant, original, refused, _Served(request_id, refused.lane, refused.model), 0)
+            self.metrics.request(tenant.name, refused.lane, refused.model, EXCLUDED, None, None)
             yield Finished(refused)
             return
-        namespace = self.namespace(tenant)
+        lane = lane_of(mode, original.trigger)
+        engine = self.lanes.engine(lane)
+        namespace = self.namespace(tenant, engine.backend)
         request, vault = self.redactor.request(original, namespace)
         ctx = CursorContext(request.prefix, request.suffix)
         max_lines = 1 if mode == "inline" else self.settings.completion.multiline_max_lines
-        progress = _Progress(started, request_id, ctx, mode, max_lines, namespace, vault)
+        progress = _Progress(started, request_id, ctx, mode, max_lines, namespace, vault, lane, engine)
         context = await self._context(request, tenant, namespace, vault)
         generation = self._generation_request(request, progress, context.snippets)
         generation.priority, generation.queue_deadline = ticket.priority, ticket.queue_deadline
         prompt_build_ms = self._since(started)
         remaining_s = self.settings.admission.request_timeout_ms / 1000 - (self._clock() - started)
+        generation.drop_deadline = self._clock() + remaining_s
         deadline = asyncio.get_running_loop().call_later(max(remaining_s, 0.0), generation.cancel.cancel, DEADLINE)
         stats: GenerationStats | None = None
         result: CompletionResult | None = None
@@ -165,7 +190,7 @@ class CompletionService:
         self._sessions.begin(session, generation.cancel)
         failed = False
         try:
-            async for event in self.backend.generate(generation):
+            async for event in engine.backend.generate(generation):
                 if isinstance(event, DoneEvent):
                     stats = event.stats
                     break
@@ -188,15 +213,16 @@ class CompletionService:
             self._sessions.end(session, generation.cancel)
             retained = generation.prompt.render() if tenant.retain_code else ""
             outcome = "error" if failed else "cancelled" if result is None else _outcome(result)
-            self._audit(tenant, original, result, request_id, len(vault), retained, progress.emitted, outcome)
+            served = _Served(request_id, lane, engine.model)
+            self._audit(tenant, original, result, served, len(vault), retained, progress.emitted, outcome)
             self._count(tenant, stats, result)
-            self.metrics.request(tenant.name, mode, outcome.split(":")[0], result, stats)
+            self.metrics.request(tenant.name, lane, engine.model, outcome.split(":")[0], result, stats)
 
-    def _heals(self) -> bool:
+    def _heals(self, engine: LaneEngine) -> bool:
         """Whether prompts end before their last token, which the model then generates (token healing)."""
         setting = self.settings.prompt.token_healing
-        wanted = setting == "on" or (setting == "l2r" and not self.profile.uses_fim)
-        return wanted and self.backend.capabilities.supports_forced_prefix
+        wanted = setting == "on" or (setting == "l2r" and not engine.profile.uses_fim)
+        return wanted and engine.backend.capabilities.supports_forced_prefix
 
     def _validate(self, request: CompletionRequest) -> None:
         limits = self.settings.limits
@@ -238,13 +264,14 @@ class CompletionService:
         self, request: CompletionRequest, progress: _Progress, snippets: tuple[Snippet, ...]
     ) -> GenerationRequest:
         prompt_settings = self.settings.prompt
+        engine = progress.engine
         assembled = assemble(
-            self.profile,
+            engine.profile,
             PromptInput(request.prefix, request.suffix, request.language, request.filepath, snippets),
-            self.backend.tokenizer,
+            engine.backend.tokenizer,
             budget_tokens=prompt_settings.budget_tokens,
             suffix_share=prompt_settings.suffix_share,
-            heal=self._heals(),
+            heal=self._heals(engine),
             context_tokens=prompt_settings.context_tokens,
             memo=self._cuts.get_or_compute(progress.namespace, PrefixCutMemo),
             layout=prompt_settings.context_layout,
@@ -258,19 +285,19 @@ class CompletionService:
             alternatives=caps.rank_alternatives if ranks else 0,
             lines=caps.rank_suffix_lines,
             python=is_python(request.language, request.filepath),
-            fim=self.profile.uses_fim,
+            fim=engine.profile.uses_fim,
         )
-        progress.ranked = plan is not None and self.backend.capabilities.supports_ranking
+        progress.ranked = plan is not None and engine.backend.capabilities.supports_ranking
         return GenerationRequest(
             prompt=assembled.prompt,
             max_tokens=request.max_tokens or default_cap,
             forced_prefix=assembled.forced_prefix,
             stop=stop_check(progress.ctx, progress.mode, progress.max_lines),
-            stop_tokens=self.profile.stop_tokens,
+            stop_tokens=engine.profile.stop_tokens,
             rank=plan if progress.ranked else None,
             cache_owner=progress.namespace,
             route_key=f"{progress.namespace}\x1f{request.filepath or request.session_id or ''}",
-            speculation_key=f"{request.language or 'text'}/{progress.mode}",
+            speculation_key=f"{request.language or 'text'}/{progress.lane}",
         )
 
     def _advance(self, progress: _Progress, event: TokenEvent) -> list[CompletionEvent]:
@@ -292,7 +319,8 @@ class CompletionService:
         shown = self.redactor.reveal(new, progress.vault)
         if first:
             progress.first_action_ms = self._since(progress.started)
-            return [FirstAction(progress.request_id, shown, progress.first_action_ms)]
+            ms = progress.first_action_ms
+            return [FirstAction(progress.request_id, shown, ms, progress.lane, progress.engine.model)]
         return [Delta(shown)]
 
     def _result(
@@ -308,8 +336,9 @@ class CompletionService:
             abstain = "cancelled"
         return CompletionResult(
             id=progress.request_id,
-            model=self.backend.info.name,
+            model=progress.engine.model,
             mode=progress.mode,
+            lane=progress.lane,
             text=self.redactor.reveal(progress.emitted, progress.vault),
             finish_reason=stats.finish_reason,
             abstain_reason=abstain if not progress.emitted else None,
@@ -326,12 +355,13 @@ class CompletionService:
             context=ContextUse.of(context),
         )
 
-    def _excluded(self, request_id: str, mode: Mode) -> CompletionResult:
+    def _excluded(self, request_id: str, mode: Mode, lane: Lane) -> CompletionResult:
         """The answer for a file kept out of every prompt: nothing, without asking the engine."""
         return CompletionResult(
             id=request_id,
-            model=self.backend.info.name,
+            model=self.lanes.engine(lane).model,
             mode=mode,
+            lane=lane,
             text="",
             finish_reason="stop",
             abstain_reason=EXCLUDED,
@@ -344,7 +374,7 @@ class CompletionService:
         tenant: Tenant,
         request: CompletionRequest,
         result: CompletionResult | None,
-        request_id: str,
+        served: _Served,
         redactions: int,
         prompt: str = "",
         completion: str = "",
@@ -356,9 +386,9 @@ class CompletionService:
         if outcome is None:
             outcome = "cancelled" if result is None else _outcome(result)
         record = AuditRecord(
-            request_id=request_id,
-            model=self.backend.info.name,
-            lane=result.mode if result else str(request.mode),
+            request_id=served.request_id,
+            model=served.model,
+            lane=served.lane,
             trigger=request.trigger,
             prefix_bytes=len(request.prefix.encode("utf-8", "replace")),
             suffix_bytes=len(request.suffix.encode("utf-8", "replace")),

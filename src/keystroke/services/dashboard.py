@@ -1,6 +1,7 @@
 """What the dashboard shows for one tenant: its telemetry (store) and its recent serving figures (metrics).
 
-Panels: first action per lane as editors saw it, serving stages, acceptance and retention over time, and
+Panels: first action per lane as editors saw it, first action per serving lane and model (a model per lane),
+serving stages, acceptance and retention over time, and
 cache hit ratios (the result cache's: cache-lane suggestions / eligible requests; the KV cache's: prompt
 tokens served from it / prompt tokens). Plain numbers; the transports draw them (`transports/plots.py`).
 """
@@ -29,6 +30,7 @@ class Panels:
     stages: Mapping[str, Sequence[float]] = field(default_factory=dict)  # stage -> ms
     over_time: Sequence[OverTime] = ()
     caches: Mapping[str, float | None] = field(default_factory=dict)  # name -> hit ratio
+    served: Mapping[str, Sequence[float]] = field(default_factory=dict)  # "lane · model" -> first action ms
 
 
 @dataclass(frozen=True)
@@ -49,4 +51,6 @@ def tenant_view(store: TelemetryStore, metrics: Metrics, tenant: str, since: flo
         "result cache": lanes.get("cache", 0) / rates.eligible if rates.eligible else None,
         "KV cache": figures.kv_hit_ratio() if figures else None,
     }
-    return TenantView(tenant, rates, Panels(store.latencies(tenant, since), stages, over_time, caches))
+    served = {who: list(values) for who, values in figures.served.items()} if figures else {}
+    panels = Panels(store.latencies(tenant, since), stages, over_time, caches, served)
+    return TenantView(tenant, rates, panels)

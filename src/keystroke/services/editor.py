@@ -110,6 +110,7 @@ class EditorStats:
     remote_errors: int = 0
     accepted: int = 0  # suggestions the editor reported accepted (the `keystroke.accepted` command)
     lanes: Counter[str] = field(default_factory=Counter)  # shown suggestions by lane
+    answered_by: Counter[str] = field(default_factory=Counter)  # model answers by "serving lane · model"
     routes: Counter[tuple[str, str]] = field(default_factory=Counter)  # router decisions, (lane, reason)
     # per lane of shown suggestions: ms from the request (debounce wait left out) to the answer; the last 10,000
     latency_ms: dict[str, deque[float]] = field(default_factory=lambda: defaultdict(lambda: deque(maxlen=10_000)))
@@ -119,6 +120,7 @@ class EditorStats:
     def as_json(self) -> dict[str, object]:
         data = dict(self.__dict__)
         data["lanes"] = dict(self.lanes)
+        data["answered_by"] = dict(self.answered_by)
         data["routes"] = [{"lane": lane, "reason": why, "count": n} for (lane, why), n in sorted(self.routes.items())]
         data["latency_ms"] = {lane: percentiles(list(values)) for lane, values in sorted(self.latency_ms.items())}
         data["serving_ms"] = percentiles(list(self.serving_ms))
@@ -359,6 +361,7 @@ class EditorService:
             return await self._local(document, ticket, "remote lane unavailable", lane="fallback")
         if answer is None:
             return None
+        self.stats.answered_by[f"{answer.lane or lane} · {answer.model}"] += 1
         return Suggestion(answer.text, lane, chosen.reason, ticket, cached_ratio=answer.cached_ratio)
 
     def _route(self, document: Document, prefix: str, suffix: str, moved: bool) -> Route:

@@ -1,7 +1,8 @@
 """The gateway's Prometheus metrics: what `GET /metrics` exposes, fed by the completion service and telemetry.
 
-- `keystroke_requests_total{lane,outcome}`: completion requests by lane (inline, multiline) and outcome
-  (shown, abstained, cancelled, excluded);
+- `keystroke_requests_total{lane,model,outcome}`: completion requests by lane (inline, multiline, invoked),
+  the model that served the lane, and outcome (shown, abstained, cancelled, excluded);
+- `keystroke_first_action_seconds{lane,model}`: first action per lane and model, as the service measured it;
 - `keystroke_stage_seconds{stage}`: histograms of the serving stages: queue, context (prompt build), prefill,
   first token and first action, as the service measured them;
 - `keystroke_prompt_tokens_total`, `keystroke_cached_prompt_tokens_total` and the gauge
@@ -49,6 +50,8 @@ class TenantFigures:
     """One tenant's recent serving figures, for its dashboard."""
 
     stages: dict[str, deque[float]] = field(default_factory=lambda: defaultdict(lambda: deque(maxlen=RECENT)))
+    # first action by who served it: "lane · model" (a model per lane)
+    served: dict[str, deque[float]] = field(default_factory=lambda: defaultdict(lambda: deque(maxlen=RECENT)))
     prompt_tokens: int = 0
     cached_tokens: int = 0
 
@@ -60,8 +63,10 @@ class Metrics:
     def __init__(self, refused: Callable[[], Tally[str]] = Tally) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.requests = Counter("keystroke_requests", "Completion requests by lane and outcome.",
-                                ["lane", "outcome"], registry=r)  # fmt: skip
+        self.requests = Counter("keystroke_requests", "Completion requests by lane, model and outcome.",
+                                ["lane", "model", "outcome"], registry=r)  # fmt: skip
+        self.first_action = Histogram("keystroke_first_action_seconds", "First action by lane and model.",
+                                      ["lane", "model"], buckets=LATENCY_BUCKETS_S, registry=r)  # fmt: skip
         self.stages = Histogram("keystroke_stage_seconds", "Serving stage latencies.", ["stage"],
                                 buckets=LATENCY_BUCKETS_S, registry=r)  # fmt: skip
         self.prompt_tokens = Counter("keystroke_prompt_tokens", "Prompt tokens of generations.", registry=r)
@@ -82,10 +87,16 @@ class Metrics:
         r.register(_Derived(self, refused))
 
     def request(
-        self, tenant: str, lane: str, outcome: str, result: CompletionResult | None, stats: GenerationStats | None
+        self,
+        tenant: str,
+        lane: str,
+        model: str,
+        outcome: str,
+        result: CompletionResult | None,
+        stats: GenerationStats | None,
     ) -> None:
-        """One finished request to the completion service."""
-        self.requests.labels(lane, outcome).inc()
+        """One finished request to the completion service, answered (or not) by `model` in `lane`."""
+        self.requests.labels(lane, model, outcome).inc()
         figures = self.tenants[tenant]
         if stats is not None:
             figures.prompt_tokens += stats.prompt_tokens
@@ -101,6 +112,9 @@ class Metrics:
         if result is None:
             return
         t = result.timings
+        if t.first_action_ms is not None:
+            self.first_action.labels(lane, model).observe(t.first_action_ms / 1000)
+            figures.served[f"{lane} · {model}"].append(t.first_action_ms)
         for stage, ms in zip(STAGES, (t.queue_ms, t.prompt_build_ms, t.prefill_ms, t.first_token_ms,
                                       t.first_action_ms), strict=True):  # fmt: skip
             if ms is not None and (stats is not None or stage == "context"):

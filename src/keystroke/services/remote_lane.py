@@ -46,6 +46,7 @@ class RemoteAnswer:
     model: str
     first_action_ms: float | None  # as the serving side measured it
     cached_ratio: float | None = None  # share of the prompt's tokens the engine had in its KV cache, if known
+    lane: str = ""  # the serving side's lane (inline, multiline, invoked) when it said
 
 
 class RemoteLane(Protocol):
@@ -110,7 +111,7 @@ class EmbeddedLane:
     async def complete(self, request: CompletionRequest) -> RemoteAnswer:
         """The answer, read to its end: a one-line request's generation stops at the end of its first line
         anyway, and the end carries the prompt's KV-cache share."""
-        text, first_ms, cached = "", None, None
+        text, first_ms, cached, lane, model = "", None, None, "", self.model
         try:
             stream = self.service.stream(request, self.tenant)
         except KeystrokeError as exc:  # a request the service refuses (too large, overloaded): local lane
@@ -123,11 +124,12 @@ class EmbeddedLane:
                     text += event.text
                 elif isinstance(event, Finished):
                     text, cached = event.result.text, _cached_ratio(event.result.usage)
+                    lane, model = event.result.lane, event.result.model
         except EngineError as exc:
             raise RemoteUnavailableError(f"the engine failed: {exc}") from exc
         finally:
             await stream.aclose()
-        return RemoteAnswer(text, self.model, first_ms, cached)
+        return RemoteAnswer(text, model, first_ms, cached, lane)
 
     async def report(self, events: list[Event]) -> None:
         if self.telemetry is not None:
@@ -135,7 +137,7 @@ class EmbeddedLane:
 
     async def aclose(self) -> None:
         if self.owns_backend:
-            await self.service.backend.aclose()
+            await self.service.aclose()
 
 
 class GatewayLane:
@@ -196,23 +198,24 @@ class GatewayLane:
             raise RemoteUnavailableError(f"gateway {self.url}: {_describe(exc)}") from exc
 
     async def _read(self, events: AsyncIterator[tuple[str, dict[str, Any]]], inline: bool) -> RemoteAnswer:
-        text, first_ms = "", None
+        text, first_ms, lane, model = "", None, "", self._model
         async for name, data in events:
             if name == "first_action":
                 text, first_ms = str(data.get("text", "")), data.get("first_action_ms")
+                lane, model = str(data.get("lane", "")), str(data.get("model") or model)
                 if inline:
                     break  # leaving the stream closes it: the gateway stops decoding
             elif name == "delta":
                 text += str(data.get("text", ""))
             elif name == "done":
-                self._model = str(data.get("model", self._model))
+                lane, model = str(data.get("lane", lane)), str(data.get("model") or model)
                 text = str(data["choices"][0]["text"]) if data.get("choices") else text
                 usage = data.get("usage") or {}
                 cached = _ratio(usage.get("cached_tokens"), usage.get("prompt_tokens"))
-                return RemoteAnswer(text, self._model, first_ms, cached)
+                return RemoteAnswer(text, model, first_ms, cached, lane)
             elif name == "error":
                 raise RemoteUnavailableError(f"gateway failed mid-stream: {data.get('error', data)}")
-        return RemoteAnswer(text, self._model, first_ms)
+        return RemoteAnswer(text, model, first_ms, lane=lane)
 
     async def report(self, events: list[Event]) -> None:
         body = {"events": [{k: v for k, v in asdict(e).items() if v not in (None, "")} for e in events]}

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from keystroke.services.context import ContextOutcome
 
 
+Lane = Literal["inline", "multiline", "invoked"]  # invoked: the user asked, whatever the mode
+
+
 @dataclass(frozen=True)
 class CompletionRequest:
     prefix: str
@@ -83,6 +86,7 @@ class CompletionResult:
     usage: Usage
     timings: Timings
     context: ContextUse = ContextUse(0)
+    lane: Lane = "inline"  # which lane (and so which model) answered
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,8 @@ class FirstAction:
     id: str
     text: str
     at_ms: float
+    lane: Lane = "inline"
+    model: str = ""  # the lane's model, so a client that stops reading here still knows who answered
 
 
 @dataclass(frozen=True)

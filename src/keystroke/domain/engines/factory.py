@@ -1,20 +1,53 @@
-"""Build the inference backend named by `engine.kind`; the one place that knows the concrete classes."""
+"""Build the inference backend named by `engine.kind`; the one place that knows the concrete classes.
+
+`build_backends` builds one per distinct model of a lane assignment (a model per lane): the embedded engines
+among them share one CPU scheduler, so they compute in turn, the most urgent request first.
+"""
 
 from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from keystroke.config import EngineSettings
 from keystroke.domain.engines.base import InferenceBackend
 from keystroke.domain.engines.model_source import resolve_model
 from keystroke.errors import ConfigError
 
+if TYPE_CHECKING:
+    from keystroke.domain.engines.llama_draft import ModelDrafter
+    from keystroke.domain.engines.scheduler import CpuTurns
 
-def build_backend(settings: EngineSettings) -> InferenceBackend:
+
+def build_backends(settings: EngineSettings, models: Mapping[str, str]) -> dict[str, InferenceBackend]:
+    """{lane: backend} for `models` ({lane: model}); lanes with the same model share its backend."""
+    from keystroke.domain.engines.scheduler import CpuTurns
+
+    distinct = list(dict.fromkeys(models.values()))
+    turns = CpuTurns() if settings.kind == "embedded" and len(distinct) > 1 else None
+    built = {model: build_backend(for_model(settings, model), turns) for model in distinct}
+    return {lane: built[model] for lane, model in models.items()}
+
+
+def for_model(settings: EngineSettings, model: str) -> EngineSettings:
+    """The engine settings that serve `model`: the embedded engine's file, or the name a remote fleet is asked
+    for."""
+    if model == settings.model:
+        return settings
+    field = "remote_model" if settings.kind == "remote" else "model"
+    return settings.model_copy(update={field: model})
+
+
+def build_backend(settings: EngineSettings, turns: CpuTurns | None = None) -> InferenceBackend:
+    """The backend of `settings`; an embedded one takes its turns on the CPU from `turns`, when given."""
     if settings.kind == "embedded":
         from keystroke.domain.engines.embedded import EmbeddedBackend
         from keystroke.domain.engines.speculation import SpeculationGate
 
         return EmbeddedBackend(
             resolve_model(settings.model),
+            turns=turns,
             n_ctx=settings.n_ctx,
             n_threads=settings.n_threads,
             prefill_chunk=settings.prefill_chunk,
@@ -27,10 +60,21 @@ def build_backend(settings: EngineSettings) -> InferenceBackend:
                 min_accept=settings.speculative_min_accept,
                 min_gain=settings.speculative_min_gain,
             ),
+            drafter=build_drafter(settings),
         )
     if settings.kind == "remote":
         return build_remote(settings)
     raise ConfigError(f"unknown engine kind {settings.kind!r}; supported: embedded, remote")  # pragma: no cover
+
+
+def build_drafter(settings: EngineSettings) -> ModelDrafter | None:
+    """The draft model for an embedded engine of `settings.model`, if one is configured and is another model."""
+    if settings.draft_model is None or settings.draft_model == settings.model:
+        return None
+    from keystroke.domain.engines.llama_draft import ModelDrafter
+
+    threads = settings.n_threads or max(1, os.cpu_count() or 1)
+    return ModelDrafter(resolve_model(settings.draft_model), n_ctx=settings.n_ctx, n_threads=threads)
 
 
 def build_remote(settings: EngineSettings) -> InferenceBackend:

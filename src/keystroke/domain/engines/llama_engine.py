@@ -11,6 +11,9 @@ What it adds over calling llama.cpp's own generate:
 - **Chunk reuse after an edit.** When the prompt differs from the cache early on (an edit earlier in the
   file) but repeats a long run of it later, that run's KV state is moved to its new position and only the
   edited tokens are evaluated.
+- **Speculative decoding.** Where the rollout gate says so, each decoded token is verified in one batch with
+  a draft of the next ones: from the prompt (lookup) or from a smaller model of the same vocabulary
+  (`llama_draft.py`); the answer is exactly greedy decoding's.
 - **Token healing.** `forced_prefix` is generated under a constraint (only tokens consistent with it), so the
   model picks the tokenization of the prompt boundary itself.
 - **Cancellation within one token.** The cancel flag is checked before every sampled token and between prefill
@@ -44,11 +47,12 @@ from keystroke.domain.engines.base import (
 )
 from keystroke.domain.engines.host_memory import keep_large_buffers_mapped
 from keystroke.domain.engines.kv_slots import Chunk, SlotStore, common_prefix_length, plan_chunk
+from keystroke.domain.engines.llama_draft import ModelDrafter
 from keystroke.domain.engines.llama_kv import LiveKv, open_two_sequence_context
 from keystroke.domain.engines.llama_tokenizer import LlamaTokenizer
 from keystroke.domain.engines.model_source import ModelSource
 from keystroke.domain.engines.speculation import SpeculationGate, lookup_draft
-from keystroke.errors import EngineError, ModelLoadError
+from keystroke.errors import ConfigError, EngineError, ModelLoadError
 
 Logits = npt.NDArray[np.float32]
 Emit = Callable[[GenerationEvent], None]
@@ -72,6 +76,7 @@ class LlamaEngine(LlamaTokenizer):
         max_slots: int = 16,
         min_chunk: int = 32,
         speculation: SpeculationGate | None = None,
+        drafter: ModelDrafter | None = None,
     ) -> None:
         import llama_cpp
 
@@ -105,6 +110,13 @@ class LlamaEngine(LlamaTokenizer):
         self.slots = SlotStore(slot_bytes, max_slots)
         self.min_chunk = min_chunk if self._live.can_shift else 0
         self.gate = speculation or SpeculationGate("off")
+        if drafter is not None and drafter.vocabulary.fingerprint != self.vocabulary.fingerprint:
+            drafter.close()
+            raise ConfigError(
+                f"the draft model {drafter.name} has another vocabulary than {self.info.name}; a draft model "
+                f"must share the target's tokenizer (Qwen2.5-Coder-0.5B drafts for the 1.5B)"
+            )
+        self.drafter = drafter  # speculative drafts from this model; None: by prompt lookup
         self.last_prompt: list[int] = []
         self._saved_len = -1
         self._saved_logits: Logits | None = None
@@ -159,6 +171,8 @@ class LlamaEngine(LlamaTokenizer):
         """Forget the KV state and every saved slot (the next prompt is evaluated cold)."""
         self._truncate(0)
         self.slots.clear()
+        if self.drafter is not None:
+            self.drafter.reset()
 
     def measure_floor(self, cached: int, decoded: int) -> float:
         """Milliseconds raw llama.cpp takes for the last request's work: evaluate its prompt after `cached`
@@ -314,13 +328,19 @@ class LlamaEngine(LlamaTokenizer):
                 continue
             draft = []
             if drafts is not None and not remaining:
-                draft = lookup_draft(self.last_prompt + chosen, length=min(DRAFT_TOKENS, limit - produced))
+                draft = self._draft(request, self.last_prompt + chosen, min(DRAFT_TOKENS, limit - produced))
             if draft:
                 logits, verified, after_verified = self._verify(token, draft, drafts)
             else:
                 self._eval([token])
                 logits = self._logits()
         return _Run(tuple(chosen), text, limit, "length")
+
+    def _draft(self, request: GenerationRequest, history: list[int], length: int) -> list[int]:
+        """The next tokens to verify: the draft model's guess, else the prompt's (lookup)."""
+        if self.drafter is not None:
+            return self.drafter.draft(history, length, request.cache_owner)
+        return lookup_draft(history, length=length)
 
     def _verify(self, token: int, draft: list[int], drafts: Drafts | None) -> tuple[Logits, list[int], Logits]:
         """Evaluate `token` and `draft` in one batch; keep the draft's prefix greedy decoding agrees with.
@@ -440,6 +460,8 @@ class LlamaEngine(LlamaTokenizer):
             self._saved_len, self._saved_logits = -1, None
 
     def close(self) -> None:
+        if self.drafter is not None:
+            self.drafter.close()
         self._llm.close()
 
 

@@ -73,14 +73,29 @@ def bench_group() -> None:
     show_default=True,
     help="Empty the KV cache before every Nth keystroke (0: never) to sample cold latency.",
 )
+@click.option(
+    "--beside",
+    multiple=True,
+    help="Also type with this model, one after the other in the same run, each beside its own floor (repeat), "
+    "e.g. --model qwen2.5-coder-0.5b --beside default.",
+)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write results here.")
 @report_option
 @engine_options
-def typing_bench(file: Path | None, keystrokes: int, cold_every: int, json_out: Path | None, **options: Any) -> None:
-    """Type a real file character by character; first-action latency beside the raw llama.cpp floor.
+def typing_bench(
+    file: Path | None,
+    keystrokes: int,
+    cold_every: int,
+    beside: tuple[str, ...],
+    json_out: Path | None,
+    **options: Any,
+) -> None:
+    """Type a real file character by character, as an editor asks while typing (trigger "automatic", the
+    inline lane); first-action latency beside the raw llama.cpp floor.
 
     The floor is llama.cpp alone doing the same work for the same keystroke (same prompt delta on the same
     cached prefix, same number of decoded tokens), timed on the same engine in the same run.
+    Example: keystroke bench typing --model qwen2.5-coder-0.5b --beside default --cold-every 0
     """
     from keystroke.benchmarks.typing import format_typing, run_typing
 
@@ -89,8 +104,14 @@ def typing_bench(file: Path | None, keystrokes: int, cold_every: int, json_out: 
     async def work(service: Any, backend: Any, progress: Callable[[int], None]) -> Any:
         return await run_typing(service, backend, source, keystrokes, cold_every, progress)
 
-    report = on_embedded(settings_from(options), keystrokes, "typing", "key", work)
-    publish(format_typing(report.summary()), report.to_json(), json_out)
+    first = settings_from(options)
+    summaries, payloads = [], []
+    for model in dict.fromkeys((first.engine.model, *beside)):
+        settings = first if model == first.engine.model else settings_from(options, **{"engine.model": model})
+        report = on_embedded(settings, keystrokes, f"typing {model}", "key", work)
+        summaries.append(format_typing(report.summary()))
+        payloads.append(report.to_json())
+    publish("\n\n".join(summaries), payloads[0] if len(payloads) == 1 else payloads, json_out)
 
 
 @bench_group.command("kv")
@@ -244,7 +265,7 @@ def load_bench(editors: str, keys: int, burst: int, seed: int, json_out: Path | 
                     levels.append(level.summary())
                     bar.update(1)
         finally:
-            await service.backend.aclose()
+            await service.aclose()
         return levels
 
     levels = asyncio.run(run())
@@ -315,7 +336,7 @@ def gateway_bench(requests: int, json_out: Path | None, **options: Any) -> None:
             with tqdm(total=requests, desc="requests", unit="req", disable=None) as bar:
                 return await run_gateway(service, url, pid, requests, bar.update)
         finally:
-            await service.backend.aclose()
+            await service.aclose()
 
     with gateway_process(passthrough) as (url, pid):
         report = asyncio.run(run(url, pid))
@@ -524,6 +545,6 @@ def on_embedded(settings: Any, total: int, desc: str, unit: str, work: Callable[
             with tqdm(total=total, desc=desc, unit=unit, disable=None) as bar:
                 return await work(service, service.backend, bar.update)
         finally:
-            await service.backend.aclose()
+            await service.aclose()
 
     return asyncio.run(run())

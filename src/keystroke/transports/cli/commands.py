@@ -93,7 +93,7 @@ def complete(file: Path, line: int, column: int, mode: str, as_json: bool, **opt
         try:
             return await service.complete(request)
         finally:
-            await service.backend.aclose()
+            await service.aclose()
 
     result = asyncio.run(run())
     if as_json:

@@ -128,7 +128,7 @@ def run_tasks(settings: Any, jobs: Sequence[Job]) -> list[Any]:
                     )
                 reports.append(report)
         finally:
-            await service.backend.aclose()
+            await service.aclose()
         return reports
 
     reports = asyncio.run(generate())
@@ -221,7 +221,7 @@ def _evaluate_repository(path: Path, limit: int, seed: int, settings: Any) -> An
                 return await evaluate(plain, helped, cases, str(path), bar.update)
         finally:
             context.close()
-            await plain.backend.aclose()
+            await plain.aclose()
 
     try:
         return asyncio.run(run())

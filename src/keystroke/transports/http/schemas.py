@@ -123,8 +123,11 @@ class ContextBody(BaseModel):
 
 class CompletionResponse(BaseModel):
     id: str
-    model: str
+    model: str = Field(description="The model that answered: the one configured for the request's lane.")
     mode: Literal["inline", "multiline"]
+    lane: Literal["inline", "multiline", "invoked"] = Field(
+        description="The lane that answered: 'invoked' for an explicit request, else the mode."
+    )
     choices: list[ChoiceBody]
     abstain_reason: str | None = Field(description="Why the text is empty, when it is.")
     usage: UsageBody
@@ -137,6 +140,7 @@ class CompletionResponse(BaseModel):
             id=result.id,
             model=result.model,
             mode=result.mode,
+            lane=result.lane,
             choices=[ChoiceBody(index=0, text=result.text, finish_reason=result.finish_reason)],
             abstain_reason=result.abstain_reason,
             usage=UsageBody(**asdict(result.usage)),
@@ -153,6 +157,9 @@ class ModelCard(BaseModel):
     fim: bool
     n_ctx: int
     tokenizer_id: str
+    lanes: list[Literal["inline", "multiline", "invoked"]] = Field(
+        description="The lanes this model answers (a model per lane: `lanes` in the configuration)."
+    )
 
 
 class ModelList(BaseModel):

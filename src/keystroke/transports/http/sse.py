@@ -17,7 +17,8 @@ def frame(event: str, data: dict[str, Any]) -> bytes:
 
 def encode(event: CompletionEvent) -> bytes:
     if isinstance(event, FirstAction):
-        return frame("first_action", {"id": event.id, "text": event.text, "first_action_ms": event.at_ms})
+        fields = {"id": event.id, "text": event.text, "first_action_ms": event.at_ms}
+        return frame("first_action", {**fields, "lane": event.lane, "model": event.model})
     if isinstance(event, Delta):
         return frame("delta", {"text": event.text})
     return frame("done", CompletionResponse.of(event.result).model_dump())

@@ -45,9 +45,12 @@
       ["retained at 5 min", percent(r.retained_rate["300s"])],
       ["dismissed / typed over", `${r.dismissed} / ${r.typed_over}`],
     ];
+    const ms = (v) => (v === null ? "n/a" : v.toFixed(0));
     for (const [lane, p] of Object.entries(data.first_action_ms)) {
-      const ms = (v) => (v === null ? "n/a" : v.toFixed(0));
       cards.push([`${lane}: p50/p95/p99 ms`, `${ms(p.p50)} / ${ms(p.p95)} / ${ms(p.p99)}`]);
+    }
+    for (const [who, p] of Object.entries(data.served_ms || {})) {
+      cards.push([`served by ${who}: p50/p95 ms (n=${p.n})`, `${ms(p.p50)} / ${ms(p.p95)}`]);
     }
     $("rates").replaceChildren(
       ...cards.map(([label, value]) => {
