@@ -138,7 +138,50 @@ def test_bench_typing_prints_our_latency_beside_the_floor(tmp_path: Path) -> Non
     assert "warm floor ms" in result.stdout
     summary = json.loads(out.read_text())["summary"]
     assert summary["cold"]["keystrokes"] == 2
-    assert summary["warm"]["keystrokes"] + summary["ranked"]["keystrokes"] == 4
+    assert summary["warm"]["keystrokes"] == 4, "typing asks as an editor does (automatic): nothing is ranked"
+    assert summary["ranked"]["keystrokes"] == 0
+
+
+@pytest.mark.model
+def test_bench_typing_types_with_more_models_in_the_same_run(tmp_path: Path) -> None:
+    out = tmp_path / "typing.json"
+    args = ["--keystrokes", "3", "--cold-every", "0", "--beside", "smollm2-135m", "--json", str(out), "--threads", "2"]
+    result = keystroke("bench", "typing", *args)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("typing replay:") == 2
+    reports = json.loads(out.read_text())
+    assert [report["summary"]["warm"]["keystrokes"] for report in reports] == [3, 3]
+
+
+@pytest.mark.model
+def test_bench_speculative_puts_a_draft_model_beside_lookup_and_plain(tmp_path: Path) -> None:
+    out = tmp_path / "speculative.json"
+    args = ["--positions", "2", "--draft", "smollm2-135m", "--json", str(out), "--threads", "2"]
+    result = keystroke("bench", "speculative", *args)
+    assert result.returncode == 0, result.stderr
+    lanes = json.loads(out.read_text())["summary"]["lanes"]
+    assert set(lanes) == {"inline", "multiline"}
+    for arms in lanes.values():
+        assert set(arms) == {"plain", "lookup", "draft"}
+        assert arms["plain"]["gate"] is None
+        assert arms["plain"]["ms_per_token"] is not None
+    assert lanes["multiline"]["draft"]["mean_accepted"] >= 1.5, "the model drafting for itself is believed"
+    assert "draft model" in result.stdout
+
+
+@pytest.mark.model
+def test_bench_quantization_prints_speed_memory_and_latency_per_model(tmp_path: Path) -> None:
+    out = tmp_path / "quantization.json"
+    args = ["--model", "default", "--keystrokes", "10", "--threads", "2", "--json", str(out)]
+    result = keystroke("bench", "quantization", *args)
+    assert result.returncode == 0, result.stderr
+    assert "prefill tok/s" in result.stdout
+    (row,) = json.loads(out.read_text())
+    assert row["speed"]["prefill_tokens_per_s"] > row["speed"]["decode_tokens_per_s"] > 0
+    assert row["file_mb"] == pytest.approx(98.4, abs=0.1)
+    assert row["memory_mb"] > 0
+    assert row["typing"]["warm"]["keystrokes"] == 10
+    assert row["exact_match"] is None
 
 
 @pytest.mark.parametrize("args", [[], ["--embedded", "--gateway", "http://127.0.0.1:8765"]])

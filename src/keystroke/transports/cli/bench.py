@@ -146,12 +146,23 @@ def kv_bench(files: tuple[Path, ...], visits: int, keys: int, json_out: Path | N
 @click.option(
     "--positions", type=click.IntRange(min=2), default=12, show_default=True, help="Cursor positions per lane."
 )
+@click.option(
+    "--draft",
+    help="A draft model of the same vocabulary (e.g. qwen2.5-coder-0.5b-q4_0 for --model qwen2.5-coder-1.5b-q4_0): "
+    "adds its arm beside plain decoding and prompt lookup.",
+)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write results here.")
 @report_option
 @engine_options
-def speculative_bench(file: Path | None, positions: int, json_out: Path | None, **options: Any) -> None:
-    """Speculative decoding by prompt lookup, on and off side by side per lane: mean accepted draft length,
-    decode time per token, first-action latency, and the rollout gate's decision."""
+def speculative_bench(
+    file: Path | None, positions: int, draft: str | None, json_out: Path | None, **options: Any
+) -> None:
+    """Speculative decoding side by side per lane: plain decoding, drafts by prompt lookup and (with --draft or
+    engine.draft_model) drafts by a draft model. Mean accepted draft length, decode time per token, gain over
+    plain, first-action latency, and the rollout gate's decision.
+
+    Example: keystroke bench speculative --model qwen2.5-coder-1.5b-q4_0 --draft qwen2.5-coder-0.5b-q4_0
+    """
     from keystroke.benchmarks.speculative import LANES, format_speculative, run_speculative
 
     source = file or Path(textwrap.__file__)
@@ -159,7 +170,8 @@ def speculative_bench(file: Path | None, positions: int, json_out: Path | None, 
     async def work(service: Any, backend: Any, progress: Callable[[int], None]) -> Any:
         return await run_speculative(service, backend, source, positions, progress)
 
-    report = on_embedded(settings_from(options), positions * len(LANES), "speculative", "pos", work)
+    settings = settings_from(options, **{"engine.draft_model": draft} if draft else {})
+    report = on_embedded(settings, positions * len(LANES), "speculative", "pos", work)
     publish(format_speculative(report.summary()), report.to_json(), json_out)
 
 
