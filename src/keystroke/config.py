@@ -239,6 +239,11 @@ class EditorSettings(_Section):
     debounce_max_ms: float = Field(300.0, ge=0, description="Longest wait, however slowly the user types.")
     cache_entries: int = Field(10, ge=1, description="Cached suggestions per file.")
     cache_ttl_s: float = Field(30.0, gt=0, description="How long a cached suggestion lives, in seconds.")
+    prefetch: bool = Field(
+        True,
+        description="When a suggestion that ends its line is shown, ask in the background (lowest priority, "
+        "dropped whenever other work waits) for the line after it, so it is cached when the user gets there.",
+    )
     large_edit_chars: int = Field(
         200, ge=1, description="An edit inserting or removing this much (paste, replace) clears the file's cache."
     )

@@ -6,7 +6,14 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from keystroke.domain.engines.base import CancelToken, DoneEvent, GenerationRequest, Prompt, TokenEvent
+from keystroke.domain.engines.base import (
+    BACKGROUND_PRIORITY,
+    CancelToken,
+    DoneEvent,
+    GenerationRequest,
+    Prompt,
+    TokenEvent,
+)
 from keystroke.domain.engines.faults import GatedEngine
 from keystroke.domain.engines.scheduler import PREEMPTED, CpuTurns
 from keystroke.domain.engines.worker import EngineWorker
@@ -204,3 +211,47 @@ def test_a_checkpoint_with_nobody_more_urgent_waiting_goes_straight_on() -> None
     turns.release(turn)
     later.join(WAIT_S)
     assert turns.running is None
+
+
+def test_background_work_is_dropped_at_a_token_boundary_when_anything_waits_for_its_engine() -> None:
+    log: list[tuple[str, int]] = []
+    engine = GatedEngine("one", 3, log)
+    worker = EngineWorker(engine)
+
+    async def scenario() -> tuple[DoneEvent, str]:
+        prefetch = asyncio.create_task(_collect(worker, _request(BACKGROUND_PRIORITY)))
+        await _first_token(engine)  # the prefetch has produced a token and computes its second
+        inline = asyncio.create_task(_collect(worker, _request(INLINE)))
+        await asyncio.sleep(0.05)  # the inline job is in the queue
+        engine.step()  # the prefetch's second token: at the boundary after it, it gives the engine up
+        _, dropped = await prefetch
+        await _until(engine.waiting)
+        engine.step(3)
+        text, _ = await inline
+        return dropped, text
+
+    try:
+        dropped, text = run(scenario())
+    finally:
+        worker.close()
+    assert dropped.stats.cancel_reason == PREEMPTED
+    assert dropped.stats.completion_tokens == 2
+    assert text == "one0 one1 one2 "
+
+
+def test_background_work_runs_to_its_end_when_nothing_else_waits() -> None:
+    engine = GatedEngine("one", 2, [])
+    worker = EngineWorker(engine)
+
+    async def scenario() -> DoneEvent:
+        prefetch = asyncio.create_task(_collect(worker, _request(BACKGROUND_PRIORITY)))
+        await _until(engine.waiting)
+        engine.step(2)
+        _, done = await prefetch
+        return done
+
+    try:
+        done = run(scenario())
+    finally:
+        worker.close()
+    assert done.stats.finish_reason == "length"

@@ -7,6 +7,11 @@ one, and cancels the previous request if it is still running. A suggestion is sh
 cancelled and it is not empty; it is stale if it was computed for another document version or cursor than the
 editor has when it arrives (the suggestion's `keystroke.accepted` command says which it was computed for).
 The typist accepts a shown suggestion that is exactly what it was about to type.
+
+The product's figures: characters saved per 100 typed (what accepted suggestions inserted, per 100 characters
+the typist typed itself), and the share of the typist's decisions at which a correct suggestion (non-blank,
+exactly what comes next) was on screen, i.e. had arrived before the next keystroke. `compare_setups` lays
+several configurations' reports side by side, with the engine CPU-seconds each spent per shown suggestion.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from keystroke.domain.statistics import percentiles
 
 Progress = Callable[[int], None]
 log = logging.getLogger(__name__)
+PREFETCH_COUNTERS = ("prefetch_started", "prefetch_cancelled", "prefetch_hits", "prefetch_tokens", "prefetch_wasted")
 
 
 @dataclass
@@ -55,6 +61,8 @@ class ReplayReport:
     actions: Counter[str] = field(default_factory=Counter)
     chars_typed: int = 0  # characters the typist typed itself
     chars_saved: int = 0  # characters inserted by accepted suggestions
+    decisions: int = 0  # moments the typist acted (each could have been an accept)
+    correct_on_screen: int = 0  # of them, with a correct suggestion on screen
     server: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
@@ -87,6 +95,9 @@ class ReplayReport:
             "chars_saved_share": self.chars_saved / (self.chars_saved + self.chars_typed)
             if self.chars_saved + self.chars_typed
             else 0.0,
+            "chars_saved_per_100_typed": 100 * self.chars_saved / self.chars_typed if self.chars_typed else 0.0,
+            "correct_on_screen_share": self.correct_on_screen / self.decisions if self.decisions else 0.0,
+            "prefetch": {key: server.get(key, 0) for key in PREFETCH_COUNTERS},
             "errors": self.errors,
         }
 
@@ -245,6 +256,8 @@ async def replay_task(editor: Any, task: Task, rng: random.Random, keystrokes: i
             await asyncio.sleep(typist.delay)
             before = report.keystrokes
             shown = editor.on_screen
+            report.decisions += 1
+            report.correct_on_screen += typist.would_accept(shown)
             action = typist.step(shown)
             if action is None:
                 break
@@ -307,3 +320,46 @@ def format_replay(summary: dict[str, Any]) -> str:
 
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
+
+
+@dataclass
+class SetupResult:
+    """One configuration's replay: its label, its report's summary, the gateway's CPU-seconds over it."""
+
+    label: str
+    summary: dict[str, Any]
+    cpu_seconds: float
+
+    def cpu_per_shown(self) -> float | None:
+        shown = self.summary["shown"]
+        return self.cpu_seconds / shown if shown else None
+
+
+def format_setups(results: list[SetupResult]) -> str:
+    """The configurations side by side: the product's figures first, then latency per model lane."""
+    head = (
+        f"  {'setup':<22}{'saved/100':>10}{'correct':>9}{'accepted':>9}{'shown':>7}{'stale':>6}"
+        f"{'inline p50/p95':>16}{'multi p50/p95':>15}{'prefetch hit/waste':>20}{'CPU-s/shown':>12}"
+    )
+    rows = ["setups side by side (same tasks, same typists)", head]
+    for result in results:
+        s = result.summary
+        lanes = s["latency_ms"]
+        prefetch = f"{s['prefetch']['prefetch_hits']} / {s['prefetch']['prefetch_wasted']} tok"
+        cpu = result.cpu_per_shown()
+        rows.append(
+            f"  {result.label:<22}{s['chars_saved_per_100_typed']:>10.1f}{s['correct_on_screen_share']:>9.1%}"
+            f"{s['accepted']:>9}{s['shown']:>7}{s['stale_shown']:>6}{_pair(lanes.get('inline')):>16}"
+            f"{_pair(lanes.get('multiline')):>15}{prefetch:>20}{'-' if cpu is None else f'{cpu:.2f}':>12}"
+        )
+    rows.append(
+        "  saved/100: characters inserted by accepted suggestions per 100 typed; correct: share of the typist's "
+        "decisions with a correct suggestion on screen; latency in ms from the request to the answer (editor's view)"
+    )
+    return "\n".join(rows)
+
+
+def _pair(percentiles_ms: dict[str, float | None] | None) -> str:
+    if not percentiles_ms:
+        return "-"
+    return f"{_ms(percentiles_ms.get('p50'))} / {_ms(percentiles_ms.get('p95'))}"

@@ -109,8 +109,15 @@ class Typist:
             self.delay = self._pending[0][3] if self._pending else self._pause_or_interval()
         return action
 
+    def would_accept(self, suggestion: str | None) -> bool:
+        """Whether `suggestion` is correct here: not blank, exactly what comes next, and the typist is not in
+        the middle of a scripted move (fixing a typo, coming back from a jump)."""
+        return (
+            bool(suggestion and suggestion.strip()) and self.upcoming.startswith(suggestion or "") and not self._pending
+        )
+
     def _accept(self, suggestion: str) -> Action | None:
-        if not suggestion.strip() or not self.upcoming.startswith(suggestion) or self._pending:
+        if not self.would_accept(suggestion):
             return None
         self._insert(suggestion)
         return Action("accept", self.delay, self.text, self.cursor)

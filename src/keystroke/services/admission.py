@@ -6,7 +6,8 @@ A request is refused (`OverloadedError`, HTTP 429 with Retry-After) when
 - `max_in_flight` requests are in flight in all, or, for a multi-line request, half of that: multi-line work
   is refused first, so inline suggestions (the ones racing the next keystroke) keep a share of the engine.
 
-Accepted requests carry a priority (inline before multi-line, in the engine's queue) and a queue deadline:
+Accepted requests carry a priority (inline before multi-line before background prefetches, in the engine's
+queue) and a queue deadline:
 a request still waiting for the engine after `inline_queue_ms` / `multiline_queue_ms` is dropped before it
 reaches the engine (its user has typed on; the answer would be stale). Superseded requests are dropped the
 same way, by their session's cancel token.
@@ -26,10 +27,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from keystroke.config import AdmissionSettings
+from keystroke.domain.engines.base import BACKGROUND_PRIORITY
 from keystroke.domain.postprocess.shaping import Mode
 from keystroke.errors import OverloadedError
 
-INLINE, MULTILINE = 0, 1  # engine queue priorities: lower first
+INLINE, MULTILINE, BACKGROUND = 0, 1, BACKGROUND_PRIORITY  # engine queue priorities: lower first
 _SMOOTHING = 0.2
 
 
@@ -55,8 +57,9 @@ class AdmissionControl:
     def in_flight(self) -> int:
         return self._in_flight
 
-    def admit(self, tenant: str, mode: Mode) -> Ticket:
-        """A ticket for one request, or OverloadedError saying which limit was hit and when to retry."""
+    def admit(self, tenant: str, mode: Mode, background: bool = False) -> Ticket:
+        """A ticket for one request, or OverloadedError saying which limit was hit and when to retry; a
+        `background` one (a prefetch) goes behind all other work."""
         limits = self.settings
         multiline = mode != "inline"
         if self._per_tenant[tenant] >= limits.per_tenant:
@@ -70,7 +73,8 @@ class AdmissionControl:
         wait_ms = limits.multiline_queue_ms if multiline else limits.inline_queue_ms
         self._per_tenant[tenant] += 1
         self._in_flight += 1
-        return Ticket(tenant, MULTILINE if multiline else INLINE, now + wait_ms / 1000, now)
+        priority = BACKGROUND if background else MULTILINE if multiline else INLINE
+        return Ticket(tenant, priority, now + wait_ms / 1000, now)
 
     def release(self, ticket: Ticket) -> None:
         if ticket.released:

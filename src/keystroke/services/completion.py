@@ -143,7 +143,7 @@ class CompletionService:
         started = self._clock()
         self._validate(request)
         mode = resolve_mode(request.mode, CursorContext(request.prefix, request.suffix))
-        ticket = self.admission.admit(tenant.name, mode)
+        ticket = self.admission.admit(tenant.name, mode, request.background)
         return Admitted(self._stream(request, tenant, started, mode, ticket), lambda: self.admission.release(ticket))
 
     def namespace(self, tenant: Tenant, backend: InferenceBackend | None = None) -> str:

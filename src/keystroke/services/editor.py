@@ -55,6 +55,7 @@ from keystroke.errors import RemoteUnavailableError
 from keystroke.services.context import ContextService, exclusion_rules
 from keystroke.services.feedback import Feedback, TelemetrySink
 from keystroke.services.local_lane import LocalItem, LocalLane, LocalQuery
+from keystroke.services.prefetch import Prefetches, next_prefix
 from keystroke.services.privacy import Redactor
 from keystroke.services.remote_lane import RemoteAnswer, RemoteLane
 from keystroke.services.types import CompletionRequest
@@ -109,6 +110,11 @@ class EditorStats:
     with_context: int = 0  # generations sent with snippets from the indexed workspace
     remote_errors: int = 0
     accepted: int = 0  # suggestions the editor reported accepted (the `keystroke.accepted` command)
+    prefetch_started: int = 0  # next-line prefetches asked for (`prefetch.py`)
+    prefetch_cancelled: int = 0  # of them, dropped by an edit that left the predicted text
+    prefetch_hits: int = 0  # prefetched answers served from the cache
+    prefetch_tokens: int = 0  # tokens decoded for prefetches that finished
+    prefetch_used_tokens: int = 0  # of them, of prefetches that were served
     lanes: Counter[str] = field(default_factory=Counter)  # shown suggestions by lane
     answered_by: Counter[str] = field(default_factory=Counter)  # model answers by "serving lane · model"
     routes: Counter[tuple[str, str]] = field(default_factory=Counter)  # router decisions, (lane, reason)
@@ -124,6 +130,7 @@ class EditorStats:
         data["routes"] = [{"lane": lane, "reason": why, "count": n} for (lane, why), n in sorted(self.routes.items())]
         data["latency_ms"] = {lane: percentiles(list(values)) for lane, values in sorted(self.latency_ms.items())}
         data["serving_ms"] = percentiles(list(self.serving_ms))
+        data["prefetch_wasted"] = self.prefetch_tokens - self.prefetch_used_tokens  # decoded, never served
         return data
 
 
@@ -182,6 +189,7 @@ class EditorService:
         )
         self._documents: dict[str, Document] = {}
         self._inflight: dict[str, _InFlight] = {}
+        self.prefetches = Prefetches()
         self._window = window_chars(settings.prompt.budget_tokens)  # what of a huge file goes to the model
         self.context: ContextService | None = None  # the workspace's, once indexed
         self._watcher: Watcher | None = None
@@ -242,6 +250,7 @@ class EditorService:
         document.rhythm.keystroke(self.clock.now())
         document.trigger = classify(inserted)
         self.stats.keystrokes += 1
+        self.stats.prefetch_cancelled += self.prefetches.edited(uri, text[: start + len(inserted)])
         self.feedback.edited(uri, start, removed, inserted)
         if document.timer is not None and not document.timer.done():
             document.timer.cancel()
@@ -260,6 +269,7 @@ class EditorService:
 
     def close(self, uri: str) -> None:
         self._cancel(uri, "document closed")
+        self.prefetches.cancel(uri)
         self.feedback.closed(uri)
         document = self._documents.pop(uri, None)
         if document is not None and document.timer is not None:
@@ -302,6 +312,8 @@ class EditorService:
         self.stats.latency_ms[str(found.lane)].append(latency_ms)
         self.feedback.shown(uri, found.id, str(found.lane), document.language, offset, found.replace, found.text,
                             latency_ms)  # fmt: skip
+        if found.lane in ("inline", "multiline", "cache", "inflight") and not found.replace:
+            self._prefetch_after(document, prefix, suffix, found.text)
         return found
 
     def accepted(self, suggestion_id: str, start: int | None = None, chars: int | None = None) -> bool:
@@ -389,6 +401,9 @@ class EditorService:
             return None
         self.stats.cache_hits += 1
         self.stats.typed_through += hit.typed > 0
+        if hit.prefetched_tokens:
+            self.stats.prefetch_hits += 1
+            self.stats.prefetch_used_tokens += hit.prefetched_tokens
         return Suggestion(hit.text, "cache", "typed through" if hit.typed else "same text", ticket)
 
     async def _typed_along(self, document: Document, ticket: Ticket, prefix: str, suffix: str) -> Suggestion | None:
@@ -445,10 +460,8 @@ class EditorService:
     ) -> RemoteAnswer | None:
         assert self.remote is not None
         self._cancel(document.uri, "a newer generation")
-        sent_prefix, sent_suffix = upload_window(prefix, suffix, self._window)
         request = CompletionRequest(
-            sent_prefix,
-            sent_suffix,
+            *upload_window(prefix, suffix, self._window),
             document.language,
             document.key,
             snippets=snippets,
@@ -456,8 +469,7 @@ class EditorService:
             session_id=f"lsp:{document.uri}",
             trigger="invoked" if invoked else "automatic",
         )
-        scope = self._scope(document)
-        request, vault = self.redactor.request(request, f"{scope.tenant}\x1f{scope.model}\x1f{scope.tokenizer}")
+        request, vault = self._redacted(document, request)
         task = asyncio.ensure_future(self._timed(self.remote, request, vault))
         inflight = _InFlight(prefix, suffix, task)
         self._inflight[document.uri] = inflight
@@ -466,6 +478,45 @@ class EditorService:
         if answer is not None and answer.text:
             self.cache.store(self._scope(document), prefix, suffix, answer.text)
         return answer
+
+    def _redacted(self, document: Document, request: CompletionRequest) -> tuple[CompletionRequest, Vault]:
+        scope = self._scope(document)
+        return self.redactor.request(request, f"{scope.tenant}\x1f{scope.model}\x1f{scope.tokenizer}")
+
+    def _prefetch_after(self, document: Document, prefix: str, suffix: str, shown: str) -> None:
+        """Ask in the background for the line after a shown suggestion (see `prefetch.py`)."""
+        target = next_prefix(prefix, suffix, shown)
+        if not self.settings.prefetch or target is None or self.remote is None or document.excluded:
+            return
+        if self.prefetches.target(document.uri) == target or self.cache.holds(self._scope(document), target, suffix):
+            return  # already asked for, or known
+        task = asyncio.ensure_future(self._prefetch(document, target, suffix))
+        self.stats.prefetch_cancelled += self.prefetches.start(document.uri, target, task)
+        self.stats.prefetch_started += 1
+
+    async def _prefetch(self, document: Document, target: str, suffix: str) -> None:
+        assert self.remote is not None
+        snippets = await self._snippets(document, *upload_window(target, suffix, self._window))
+        request = CompletionRequest(
+            *upload_window(target, suffix, self._window),
+            document.language,
+            document.key,
+            snippets=snippets,
+            mode="inline",
+            session_id=f"lsp-prefetch:{document.uri}",  # its own session: it never supersedes the user's request
+            trigger="automatic",
+            background=True,
+        )
+        request, vault = self._redacted(document, request)
+        try:
+            answer = await self._timed(self.remote, request, vault, measured=False)
+        except RemoteUnavailableError as exc:
+            log.debug("prefetch for %s not answered: %s", document.uri, exc)
+            return
+        tokens = answer.completion_tokens or 0
+        self.stats.prefetch_tokens += tokens
+        if answer.text:
+            self.cache.store(self._scope(document), target, suffix, answer.text, prefetched=True, tokens=tokens)
 
     async def _snippets(self, document: Document, prefix: str, suffix: str) -> tuple[Snippet, ...]:
         """Context from the indexed workspace (excluded files were never indexed); none before it is ready."""
@@ -482,12 +533,15 @@ class EditorService:
         self.stats.with_context += bool(outcome.snippets)
         return outcome.snippets
 
-    async def _timed(self, remote: RemoteLane, request: CompletionRequest, vault: Vault) -> RemoteAnswer:
-        """The remote answer within the timeout, its placeholders filled back from this request's vault."""
+    async def _timed(
+        self, remote: RemoteLane, request: CompletionRequest, vault: Vault, measured: bool = True
+    ) -> RemoteAnswer:
+        """The remote answer within the timeout, its placeholders filled back from this request's vault;
+        `measured`: its serving time counts in the stats (not a prefetch's)."""
         try:
             async with asyncio.timeout(self.settings.timeout_s):
                 answer = await remote.complete(request)
-            if answer.first_action_ms is not None:
+            if measured and answer.first_action_ms is not None:
                 self.stats.serving_ms.append(answer.first_action_ms)
             return replace(answer, text=self.redactor.reveal(answer.text, vault))
         except TimeoutError as exc:
@@ -539,6 +593,7 @@ class EditorService:
     async def aclose(self) -> None:
         for uri in list(self._inflight):
             self._cancel(uri, "shutting down")
+        self.prefetches.cancel_all()
         with contextlib.suppress(Exception):
             await self.feedback.flush()
         if self._watcher is not None:

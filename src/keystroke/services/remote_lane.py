@@ -47,6 +47,7 @@ class RemoteAnswer:
     first_action_ms: float | None  # as the serving side measured it
     cached_ratio: float | None = None  # share of the prompt's tokens the engine had in its KV cache, if known
     lane: str = ""  # the serving side's lane (inline, multiline, invoked) when it said
+    completion_tokens: int | None = None  # tokens the engine decoded for it, when known
 
 
 class RemoteLane(Protocol):
@@ -111,7 +112,7 @@ class EmbeddedLane:
     async def complete(self, request: CompletionRequest) -> RemoteAnswer:
         """The answer, read to its end: a one-line request's generation stops at the end of its first line
         anyway, and the end carries the prompt's KV-cache share."""
-        text, first_ms, cached, lane, model = "", None, None, "", self.model
+        text, first_ms, cached, lane, model, tokens = "", None, None, "", self.model, None
         try:
             stream = self.service.stream(request, self.tenant)
         except KeystrokeError as exc:  # a request the service refuses (too large, overloaded): local lane
@@ -125,11 +126,12 @@ class EmbeddedLane:
                 elif isinstance(event, Finished):
                     text, cached = event.result.text, _cached_ratio(event.result.usage)
                     lane, model = event.result.lane, event.result.model
+                    tokens = event.result.usage.completion_tokens
         except EngineError as exc:
             raise RemoteUnavailableError(f"the engine failed: {exc}") from exc
         finally:
             await stream.aclose()
-        return RemoteAnswer(text, model, first_ms, cached, lane)
+        return RemoteAnswer(text, model, first_ms, cached, lane, tokens)
 
     async def report(self, events: list[Event]) -> None:
         if self.telemetry is not None:
@@ -193,7 +195,7 @@ class GatewayLane:
                     if response.status_code == 429:
                         self._retry_at = self._clock() + _retry_after_s(response)
                     raise RemoteUnavailableError(f"gateway answered {response.status_code}: {response.text[:200]}")
-                return await self._read(_events(response), request.mode == "inline")
+                return await self._read(_events(response), request.mode == "inline" and not request.background)
         except httpx.HTTPError as exc:
             raise RemoteUnavailableError(f"gateway {self.url}: {_describe(exc)}") from exc
 
@@ -212,7 +214,8 @@ class GatewayLane:
                 text = str(data["choices"][0]["text"]) if data.get("choices") else text
                 usage = data.get("usage") or {}
                 cached = _ratio(usage.get("cached_tokens"), usage.get("prompt_tokens"))
-                return RemoteAnswer(text, model, first_ms, cached, lane)
+                tokens = usage.get("completion_tokens")
+                return RemoteAnswer(text, model, first_ms, cached, lane, tokens if isinstance(tokens, int) else None)
             elif name == "error":
                 raise RemoteUnavailableError(f"gateway failed mid-stream: {data.get('error', data)}")
         return RemoteAnswer(text, model, first_ms, lane=lane)
@@ -237,6 +240,8 @@ def _body(request: CompletionRequest) -> dict[str, Any]:
     if request.snippets:
         segments["snippets"] = [{"filepath": s.filepath, "body": s.body} for s in request.snippets]
     body: dict[str, Any] = {"segments": segments, "mode": request.mode, "stream": True, "trigger": request.trigger}
+    if request.background:
+        body["background"] = True
     if request.language:
         body["language"] = request.language
     for field in ("session_id", "request_id", "max_tokens"):

@@ -34,6 +34,9 @@ class CompletionRequest:
     # automatic: the editor asks as the user types (greedy, the first line as soon as it exists);
     # invoked: the user asked (the server may spend longer, e.g. rank alternatives for a fresh line)
     trigger: Trigger = "invoked"
+    # a prefetch (the editor's guess at the next request): the lowest priority, dropped at a token boundary
+    # whenever other work waits for the engine
+    background: bool = False
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ class Scope:
 class Hit:
     text: str  # what to show now
     typed: int  # characters of the stored suggestion the user has typed through (0: an exact hit)
+    prefetched_tokens: int = 0  # a prefetched entry's decoded tokens, on its first hit only (else 0)
 
 
 @dataclass
@@ -47,6 +48,9 @@ class _Entry:
     suffix: str
     text: str
     stored: float
+    prefetched: bool = False
+    tokens: int = 0
+    used: bool = False
 
 
 class ResultCache:
@@ -58,13 +62,17 @@ class ResultCache:
         self.hits = 0
         self.misses = 0
 
-    def store(self, scope: Scope, prefix: str, suffix: str, text: str) -> None:
+    def store(
+        self, scope: Scope, prefix: str, suffix: str, text: str, *, prefetched: bool = False, tokens: int = 0
+    ) -> None:
+        """Keep `text` for this text around the cursor; `prefetched`: computed ahead (its `tokens` are
+        reported once, on its first hit)."""
         if not text:
             return
         entries = self._files.setdefault(scope, OrderedDict())
         key = _key(prefix, suffix)
         entries.pop(key, None)
-        entries[key] = _Entry(key[0], key[1], text, self._clock())
+        entries[key] = _Entry(key[0], key[1], text, self._clock(), prefetched, tokens)
         while len(entries) > self.per_file:
             entries.popitem(last=False)
 
@@ -76,7 +84,15 @@ class ResultCache:
             self.misses += 1
             return None
         self.hits += 1
-        return found
+        entry, text, typed = found
+        first = entry.prefetched and not entry.used
+        entry.used = True
+        return Hit(text, typed, entry.tokens if first else 0)
+
+    def holds(self, scope: Scope, prefix: str, suffix: str) -> bool:
+        """Whether `lookup` would find something, without counting or using it."""
+        entries = self._files.get(scope)
+        return entries is not None and self._find(entries, prefix, suffix) is not None
 
     def invalidate(self, filepath: str) -> None:
         for scope in [scope for scope in self._files if scope.filepath == filepath]:
@@ -88,7 +104,10 @@ class ResultCache:
     def __len__(self) -> int:
         return sum(len(entries) for entries in self._files.values())
 
-    def _find(self, entries: OrderedDict[tuple[str, str], _Entry], prefix: str, suffix: str) -> Hit | None:
+    def _find(
+        self, entries: OrderedDict[tuple[str, str], _Entry], prefix: str, suffix: str
+    ) -> tuple[_Entry, str, int] | None:
+        """The entry for this text around the cursor, what of it to show, and how much was typed through."""
         now = self._clock()
         for key in [key for key, entry in entries.items() if now - entry.stored > self.ttl_s]:
             del entries[key]
@@ -96,12 +115,12 @@ class ResultCache:
         exact = entries.get(key)
         if exact is not None:
             entries.move_to_end(key)
-            return Hit(exact.text, 0)
+            return exact, exact.text, 0
         for key, entry in reversed(entries.items()):
             typed = _typed_through(entry, prefix, key[1])
             if typed:
                 entries.move_to_end(key)
-                return Hit(entry.text[typed:], typed)
+                return entry, entry.text[typed:], typed
         return None
 
 

@@ -121,6 +121,9 @@ class Candidate:
     score: float | None
 
 
+BACKGROUND_PRIORITY = 2  # a prefetch: after all other work, and dropped when other work waits for its engine
+
+
 def _no_checkpoint() -> None:
     """A generation's token boundary when no scheduler shares the CPU: nothing to do."""
 

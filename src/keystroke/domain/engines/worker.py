@@ -4,7 +4,8 @@ Jobs run one at a time, by `GenerationRequest.priority` (lower first: inline bef
 arrival order. A job whose cancel token is already raised when its turn comes (superseded: its user typed on),
 or whose `queue_deadline` has passed, is answered at once (a `cancelled` DoneEvent with no work). The async
 stream returned by `submit` raises the token when the consumer stops reading early, so a closed HTTP stream
-stops decoding within one token.
+stops decoding within one token. Background work (a prefetch, `BACKGROUND_PRIORITY`) is dropped at its next
+token boundary as soon as a more urgent job waits for this engine.
 `call` runs any function on the worker thread (the benchmark uses it to time raw engine work in turn).
 
 Several engines in one process (a model per lane) share the CPU through one `CpuTurns` (`scheduler.py`): a
@@ -23,17 +24,17 @@ import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from functools import partial
 from typing import Generic, Protocol, TypeVar
 
 from keystroke.domain.engines.base import (
+    BACKGROUND_PRIORITY,
     CancelToken,
     DoneEvent,
     GenerationEvent,
     GenerationRequest,
     GenerationStats,
 )
-from keystroke.domain.engines.scheduler import CpuTurns
+from keystroke.domain.engines.scheduler import PREEMPTED, CpuTurns, Turn
 from keystroke.errors import EngineCrashedError, EngineError, EngineUnavailableError
 
 log = logging.getLogger("keystroke.engine")
@@ -117,6 +118,27 @@ class EngineWorker(Generic[E]):
             self._put(AFTER_QUEUED, None)
             self._thread.join(timeout)
 
+    def _checkpoint(self, request: GenerationRequest, turn: Turn | None) -> Callable[[], None]:
+        """What the engine calls at each token boundary of `request`: give the CPU to a more urgent engine
+        (pausing), and, for background work, give this engine to a more urgent job (dropping it)."""
+        turns = self.turns
+        background = request.priority >= BACKGROUND_PRIORITY
+
+        def checkpoint() -> None:
+            if turns is not None and turn is not None:
+                turns.checkpoint(turn)
+            if background and self._more_urgent_queued(request.priority):
+                request.cancel.cancel(PREEMPTED)
+
+        return checkpoint
+
+    def _more_urgent_queued(self, priority: int) -> bool:
+        with self._jobs.mutex:
+            return any(
+                queued < priority and isinstance(job, _Job) and not job.request.cancel.cancelled
+                for queued, _, job in self._jobs.queue
+            )
+
     def _put(self, priority: int, job: _Job | Callable[[], None] | None) -> None:
         self._jobs.put((priority, next(self._order), job))
 
@@ -145,11 +167,10 @@ class EngineWorker(Generic[E]):
             return
         turns = self.turns
         turn = turns.acquire(job.request.priority, job.request.cancel, job.request.drop_deadline) if turns else None
-        if turns is not None:
-            if turn is None:  # cancelled while another engine had the CPU
-                job.emit(DoneEvent(_cancelled_stats(queue_ms, job.request.cancel.reason)))
-                return
-            job.request.checkpoint = partial(turns.checkpoint, turn)
+        if turns is not None and turn is None:  # cancelled while another engine had the CPU
+            job.emit(DoneEvent(_cancelled_stats(queue_ms, job.request.cancel.reason)))
+            return
+        job.request.checkpoint = self._checkpoint(job.request, turn)
         try:
             stats = self.engine.run(job.request, job.emit, queue_ms)
         except BaseException as exc:

@@ -420,6 +420,14 @@ def context_bench(
 @click.option("--keystrokes", type=click.IntRange(min=1), default=2000, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the tasks and of the typists.")
 @click.option(
+    "--setup",
+    "setups",
+    multiple=True,
+    help="A configuration to replay, one after the other on the same tasks (repeat): 'default' (the shipped "
+    "defaults), a catalog model or .gguf path (every lane on it), or a TOML configuration file (e.g. a model per "
+    "lane; labelled by its stem). Without --setup: the engine options given.",
+)
+@click.option(
     "--server-log",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the language server's debug log here (lanes and why, cancellations; never code).",
@@ -428,33 +436,79 @@ def context_bench(
 @report_option
 @engine_options
 def replay_bench(
-    repo: Path, keystrokes: int, seed: int, server_log: Path | None, json_out: Path | None, **options: Any
+    repo: Path,
+    keystrokes: int,
+    seed: int,
+    setups: tuple[str, ...],
+    server_log: Path | None,
+    json_out: Path | None,
+    **options: Any,
 ) -> None:
     """Simulated users retype real code through `keystroke lsp` against a real `keystroke serve`.
 
     \b
     Function bodies of REPO are blanked and retyped at human pace (80-400 ms between keys), with pauses,
     typos fixed, undo/redo, cursor jumps and pastes; like VS Code, every edit sends didChange and asks for an
-    inline completion, cancelling the previous request. Prints stale suggestions shown, requests sent upstream
-    per keystroke, cancelled generations, cache hits, the lane mix, latency per lane and simulated acceptance.
+    inline completion, cancelling the previous request. Prints characters saved per 100 typed, the share of
+    moments with a correct suggestion on screen, stale suggestions shown, requests sent upstream per keystroke,
+    cancelled generations, cache and prefetch hits, the lane mix, latency per lane and the gateway's CPU-seconds
+    per shown suggestion; with several --setup, each configuration on the same tasks, side by side.
     Example: keystroke bench replay --repo ~/src/httpx/httpx --keystrokes 2000 --json replay.json
+    Example: keystroke bench replay --repo DIR --setup default --setup qwen2.5-coder-0.5b-q4_0 --setup lanes.toml
     """
     from tqdm import tqdm
 
+    from keystroke.benchmarks.engine_processes import process_cpu_seconds
     from keystroke.benchmarks.gateway import gateway_process
-    from keystroke.benchmarks.replay import format_replay, run_replay
+    from keystroke.benchmarks.replay import SetupResult, format_replay, format_setups, run_replay
     from keystroke.benchmarks.typist import find_tasks
 
     tasks = find_tasks(repo, max(10, keystrokes // 100), seed)
     if not tasks:
         raise click.UsageError(f"no Python function of 4-25 lines under {repo} to retype")
-    prepare_model(settings_from(options))
-    with (
-        gateway_process(_engine_args(options)) as (url, _),
-        tqdm(total=keystrokes, desc="replay", unit="key", disable=None) as bar,
-    ):
-        report = asyncio.run(run_replay(url, repo, tasks, keystrokes, seed, bar.update, server_log))
-    publish(format_replay(report.summary()), report.to_json(), json_out)
+    chosen = [(_setup_label(setup), _setup_args(setup, options)) for setup in setups] or [
+        ("given", _engine_args(options))
+    ]
+    results, payloads, tables = [], {}, []
+    for label, args in chosen:
+        prepare_model(_setup_settings(args))
+        with (
+            gateway_process(args) as (url, pid),
+            tqdm(total=keystrokes, desc=f"replay {label}", unit="key", disable=None) as bar,
+        ):
+            before = process_cpu_seconds(pid)
+            report = asyncio.run(run_replay(url, repo, tasks, keystrokes, seed, bar.update, server_log))
+            cpu = process_cpu_seconds(pid) - before
+        results.append(SetupResult(label, report.summary(), cpu))
+        payloads[label] = {**report.to_json(), "cpu_seconds": cpu}
+        tables.append(f"[{label}]\n{format_replay(report.summary())}")
+    if len(results) > 1:
+        tables.append(format_setups(results))
+    publish("\n\n".join(tables), payloads if len(results) > 1 else payloads[results[0].label], json_out)
+
+
+def _setup_label(setup: str) -> str:
+    return Path(setup).stem if setup.endswith((".toml", ".gguf")) else setup
+
+
+def _setup_args(setup: str, options: dict[str, Any]) -> list[str]:
+    """`keystroke serve` arguments for a --setup, with the command's --threads and --n-ctx."""
+    common = [arg for flag, key in (("--threads", "threads"), ("--n-ctx", "n_ctx")) if options.get(key) is not None
+              for arg in (flag, str(options[key]))]  # fmt: skip
+    if setup == "default":
+        return common
+    if setup.endswith(".toml"):
+        if not Path(setup).is_file():
+            raise click.BadParameter(f"no configuration file {setup}", param_hint="--setup")
+        return ["--config", setup, *common]
+    return ["--model", setup, *common]
+
+
+def _setup_settings(args: list[str]) -> Any:
+    """The settings a gateway started with `args` will have (to prepare its models first)."""
+    pairs = dict(zip(args[::2], args[1::2], strict=False))
+    overrides = {"model": pairs.get("--model"), "config": pairs.get("--config")}
+    return settings_from(overrides)
 
 
 @bench_group.command("naive")

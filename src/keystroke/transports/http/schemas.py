@@ -57,6 +57,11 @@ class CompletionBody(_Strict):
         description="automatic: asked while the user types (greedy, fastest first action); invoked: the user "
         "asked (a fresh line may be ranked among alternatives, which takes longer).",
     )
+    background: bool = Field(
+        False,
+        description="A prefetch (the editor's guess at what the user will want next): computed after all other "
+        "work, and dropped at a token boundary whenever other work waits.",
+    )
 
     def to_request(self) -> CompletionRequest:
         segments = self.segments
@@ -78,6 +83,7 @@ class CompletionBody(_Strict):
             session_id=self.session_id,
             request_id=self.request_id,
             trigger=self.trigger,
+            background=self.background,
         )
 
 
