@@ -36,7 +36,8 @@ class Rig:
         self.editor = EditorService(
             remote if remote is not None else self.lane,
             LocalLane(jedi_budget_ms=10_000),
-            make_settings(**{"editor.timeout_s": 600, **settings}),  # the gate, not a timeout, decides when
+            # the gate, not a timeout, decides when; prefetch has its own tests (test_prefetch.py)
+            make_settings(**{"editor.timeout_s": 600, "editor.prefetch": False, **settings}),
             clock=self.clock,
             root=None,
         )

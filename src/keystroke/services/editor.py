@@ -479,6 +479,10 @@ class EditorService:
             self.cache.store(self._scope(document), prefix, suffix, answer.text)
         return answer
 
+    async def prefetches_settled(self) -> None:
+        """Wait for the prefetches in flight to end (tests and benchmarks reading the counters)."""
+        await self.prefetches.settled()
+
     def _redacted(self, document: Document, request: CompletionRequest) -> tuple[CompletionRequest, Vault]:
         scope = self._scope(document)
         return self.redactor.request(request, f"{scope.tenant}\x1f{scope.model}\x1f{scope.tokenizer}")

@@ -73,6 +73,11 @@ class Prefetches:
         pending.task.cancel()
         return True
 
+    async def settled(self) -> None:
+        """Wait until no prefetch is in flight."""
+        while self._pending:
+            await asyncio.gather(*(pending.task for pending in list(self._pending.values())), return_exceptions=True)
+
     def cancel_all(self) -> None:
         for uri in list(self._pending):
             self.cancel(uri)
