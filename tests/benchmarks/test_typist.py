@@ -67,3 +67,13 @@ def test_a_suggestion_is_accepted_only_when_it_is_what_comes_next(tmp_path: Path
     assert blank is not None
     assert blank.kind != "accept"
     assert MIN_INTERVAL_S <= Typist(task, random.Random(1)).delay <= MAX_INTERVAL_S
+
+
+def test_a_correct_suggestion_is_one_the_typist_would_accept(tmp_path: Path) -> None:
+    task = next(t for t in tasks(tmp_path) if t.target[t.start :].startswith("squared"))
+    typist = Typist(task, random.Random(0))
+    assert typist.would_accept("squared")
+    assert typist.would_accept("squared = radius")
+    assert not typist.would_accept("squared = 2")
+    assert not typist.would_accept("  ")
+    assert not typist.would_accept(None)

@@ -46,3 +46,34 @@ def test_bench_replay_without_functions_says_so(tmp_path: Path) -> None:
     result = keystroke("bench", "replay", "--repo", str(tmp_path / "empty"))
     assert result.returncode == 2
     assert "no Python function" in result.stderr
+
+
+def test_bench_replay_puts_setups_side_by_side_on_the_same_tasks(tmp_path: Path) -> None:
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / "sums.py").write_text(CODE)
+    config = tmp_path / "no-prefetch.toml"
+    config.write_text("[editor]\nprefetch = false\n")
+    out = tmp_path / "replay.json"
+    result = keystroke(
+        "bench", "replay", "--repo", str(tmp_path / "repo"), "--keystrokes", "25", "--threads", "2",
+        "--setup", "default", "--setup", str(config), "--json", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "setups side by side" in result.stdout
+    setups = json.loads(out.read_text())
+    assert set(setups) == {"default", "no-prefetch"}
+    for setup in setups.values():
+        summary = setup["summary"]
+        assert summary["stale_shown"] == 0
+        assert 0 <= summary["correct_on_screen_share"] <= 1
+        assert summary["chars_saved_per_100_typed"] >= 0
+        assert setup["cpu_seconds"] > 0
+    assert setups["no-prefetch"]["summary"]["prefetch"]["prefetch_started"] == 0
+
+
+def test_bench_replay_refuses_a_missing_setup_file(tmp_path: Path) -> None:
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / "sums.py").write_text(CODE)
+    result = keystroke("bench", "replay", "--repo", str(tmp_path / "repo"), "--setup", str(tmp_path / "gone.toml"))
+    assert result.returncode == 2
+    assert "no configuration file" in result.stderr

@@ -9,13 +9,12 @@ from pathlib import Path
 import pytest
 
 from keystroke.domain.engines.base import GenerationRequest, GenerationStats, Prompt, TokenEvent
-from keystroke.domain.engines.catalog import DerivedFile, entry_named
 from keystroke.domain.engines.llama_draft import ModelDrafter
 from keystroke.domain.engines.llama_engine import LlamaEngine
-from keystroke.domain.engines.model_cache import derive
-from keystroke.domain.engines.model_source import ModelSource, catalog_path
+from keystroke.domain.engines.model_source import ModelSource
 from keystroke.domain.engines.speculation import SpeculationGate
-from keystroke.errors import ConfigError, ModelNotFoundError
+from keystroke.errors import ConfigError
+from tests.fixtures.qwen import qwen_and_q4_0
 from tests.fixtures.tiny_gguf import write_tiny_gguf
 
 pytestmark = pytest.mark.model
@@ -90,13 +89,7 @@ def test_a_draft_model_of_another_vocabulary_is_refused(pair: tuple[Path, Path, 
 
 @pytest.mark.qwen
 def test_qwen_drafting_for_qwen_is_accepted_and_exact(tmp_path: Path) -> None:
-    variant = entry_named("qwen2.5-coder-0.5b-q4_0")
-    assert isinstance(variant.source, DerivedFile)
-    try:
-        base = catalog_path(variant.source.base)
-    except ModelNotFoundError as exc:
-        pytest.skip(f"qwen2.5-coder-0.5b is not installed here: {exc}")
-    draft = derive(variant, base, tmp_path)
+    base, draft = qwen_and_q4_0(tmp_path)
     plain = _engine(base, None, "off")
     drafted = _engine(base, ModelDrafter(ModelSource("draft", draft), n_ctx=512, n_threads=2), "on")
     try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from keystroke.domain.engines.base import (
     BACKGROUND_PRIORITY,
@@ -20,6 +22,7 @@ from keystroke.domain.engines.worker import EngineWorker
 from tests.conftest import run
 
 INLINE, MULTILINE = 0, 1
+T = TypeVar("T")
 WAIT_S = 5.0
 
 
@@ -83,11 +86,26 @@ def _pair(clock: Clock | None = None) -> tuple[CpuTurns, list[tuple[str, int]], 
     return turns, log, GatedEngine("big", 4, log), GatedEngine("small", 2, log)
 
 
+Workers = tuple[EngineWorker[GatedEngine], EngineWorker[GatedEngine]]
+
+
+def _on_workers(
+    turns: CpuTurns, big: GatedEngine, small: GatedEngine, scenario: Callable[[Workers], Awaitable[T]]
+) -> T:
+    """Run `scenario` with a worker for each engine, both sharing `turns`; close them after."""
+    workers = (EngineWorker(big, turns=turns), EngineWorker(small, turns=turns))
+    try:
+        return run(scenario(workers))
+    finally:
+        for worker in workers:
+            worker.close()
+
+
 def test_an_inline_request_pauses_another_models_multiline_decode_at_a_token_boundary() -> None:
     turns, log, big, small = _pair()
-    big_worker, small_worker = EngineWorker(big, turns=turns), EngineWorker(small, turns=turns)
 
-    async def scenario() -> tuple[tuple[str, DoneEvent], tuple[str, DoneEvent]]:
+    async def scenario(workers: Workers) -> tuple[tuple[str, DoneEvent], tuple[str, DoneEvent]]:
+        big_worker, small_worker = workers
         multiline = asyncio.create_task(_collect(big_worker, _request(MULTILINE)))
         await _until(big.waiting)
         await _first_token(big)  # the multi-line decode produces its first token and computes its second
@@ -98,11 +116,7 @@ def test_an_inline_request_pauses_another_models_multiline_decode_at_a_token_bou
         big.step(2)
         return inline_result, await multiline
 
-    try:
-        (inline_text, _), (big_text, big_done) = run(scenario())
-    finally:
-        big_worker.close()
-        small_worker.close()
+    (inline_text, _), (big_text, big_done) = _on_workers(turns, big, small, scenario)
     assert log == [("big", 0), ("big", 1), ("small", 0), ("small", 1), ("big", 2), ("big", 3)]
     assert inline_text == "small0 small1 "
     assert big_text == "big0 big1 big2 big3 ", "the paused decode resumed where it stopped"
@@ -113,10 +127,10 @@ def test_an_inline_request_pauses_another_models_multiline_decode_at_a_token_bou
 
 def test_a_paused_generation_cancelled_meanwhile_never_computes_again() -> None:
     turns, log, big, small = _pair()
-    big_worker, small_worker = EngineWorker(big, turns=turns), EngineWorker(small, turns=turns)
     superseded = CancelToken()
 
-    async def scenario() -> DoneEvent:
+    async def scenario(workers: Workers) -> DoneEvent:
+        big_worker, small_worker = workers
         multiline = asyncio.create_task(_collect(big_worker, _request(MULTILINE, superseded)))
         await _until(big.waiting)
         await _first_token(big)
@@ -128,11 +142,7 @@ def test_a_paused_generation_cancelled_meanwhile_never_computes_again() -> None:
         _, done = await multiline
         return done
 
-    try:
-        done = run(scenario())
-    finally:
-        big_worker.close()
-        small_worker.close()
+    done = _on_workers(turns, big, small, scenario)
     assert [entry for entry in log if entry[0] == "big"] == [("big", 0), ("big", 1)]
     assert done.stats.finish_reason == "cancelled"
     assert done.stats.cancel_reason == "superseded"
@@ -141,9 +151,9 @@ def test_a_paused_generation_cancelled_meanwhile_never_computes_again() -> None:
 def test_a_paused_generation_past_its_deadline_is_dropped_when_its_turn_comes_back() -> None:
     clock = Clock()
     turns, _, big, small = _pair(clock)
-    big_worker, small_worker = EngineWorker(big, turns=turns), EngineWorker(small, turns=turns)
 
-    async def scenario() -> DoneEvent:
+    async def scenario(workers: Workers) -> DoneEvent:
+        big_worker, small_worker = workers
         multiline = asyncio.create_task(_collect(big_worker, _request(MULTILINE, drop=clock.now + 1.0)))
         await _until(big.waiting)
         await _first_token(big)
@@ -155,11 +165,7 @@ def test_a_paused_generation_past_its_deadline_is_dropped_when_its_turn_comes_ba
         _, done = await multiline
         return done
 
-    try:
-        done = run(scenario())
-    finally:
-        big_worker.close()
-        small_worker.close()
+    done = _on_workers(turns, big, small, scenario)
     assert done.stats.cancel_reason == PREEMPTED
     assert done.stats.completion_tokens == 2
     assert turns.counters.dropped == 1

@@ -21,12 +21,13 @@ from keystroke.domain.engines.base import (
 )
 from keystroke.domain.engines.catalog import CatalogEntry, DerivedFile, entry_named
 from keystroke.domain.engines.embedded import EmbeddedBackend
-from keystroke.domain.engines.model_cache import derive, is_derived
+from keystroke.domain.engines.model_cache import is_derived
 from keystroke.domain.engines.model_pull import pull
 from keystroke.domain.engines.model_source import ModelSource, catalog_path
 from keystroke.domain.engines.quantize import quantize_file
 from keystroke.errors import ModelLoadError, ModelNotFoundError, ModelVerificationError
 from tests.conftest import run
+from tests.fixtures.qwen import VARIANT, qwen_and_q4_0
 from tests.fixtures.tiny_gguf import write_tiny_gguf
 from tests.models.wheels import fixture_entry, split_into_wheels
 
@@ -168,13 +169,8 @@ def test_the_catalogs_variants_derive_from_the_pinned_qwen_files() -> None:
 
 @pytest.mark.qwen
 def test_a_quantized_qwen_variant_loads_and_answers(tmp_path: Path) -> None:
-    variant = entry_named("qwen2.5-coder-0.5b-q4_0")
-    assert isinstance(variant.source, DerivedFile)
-    try:
-        base = catalog_path(variant.source.base)
-    except ModelNotFoundError as exc:
-        pytest.skip(f"qwen2.5-coder-0.5b is not installed here: {exc}")
-    path = derive(variant, base, tmp_path)
+    variant = entry_named(VARIANT)
+    _, path = qwen_and_q4_0(tmp_path)
     assert abs(path.stat().st_size - variant.size_bytes) < variant.size_bytes // 10
     text, stats = _answer(path)
     assert text.strip()

@@ -228,10 +228,14 @@ async def run_replay(
     seed: int,
     progress: Progress | None = None,
     server_log: Path | None = None,
+    config: Path | None = None,
 ) -> ReplayReport:
+    """Replay `tasks` through a language server against the gateway at `gateway_url`; `config`: the language
+    server's configuration file (its [editor] section: prefetch, debounce, ...)."""
     report = ReplayReport()
     rng = random.Random(seed)
     args = ["--gateway", gateway_url] + (["--log-level", "debug"] if server_log is not None else [])
+    args += ["--config", str(config)] if config is not None else []
     with open(server_log, "w") if server_log is not None else contextlib.nullcontext() as sink:
         write = (lambda line: print(line, file=sink)) if sink is not None else None
         async with language_server(args, root, on_stderr=write, warm_s=1.0) as client:

@@ -216,7 +216,10 @@ class CompletionService:
             served = _Served(request_id, lane, engine.model)
             self._audit(tenant, original, result, served, len(vault), retained, progress.emitted, outcome)
             self._count(tenant, stats, result)
-            self.metrics.request(tenant.name, lane, engine.model, outcome.split(":")[0], result, stats)
+            if original.background:  # a prefetch: counted apart, its (queued) latency is no user's wait
+                self.metrics.request(tenant.name, "prefetch", engine.model, outcome.split(":")[0], None, stats)
+            else:
+                self.metrics.request(tenant.name, lane, engine.model, outcome.split(":")[0], result, stats)
 
     def _heals(self, engine: LaneEngine) -> bool:
         """Whether prompts end before their last token, which the model then generates (token healing)."""

@@ -1,7 +1,8 @@
 """The gateway's Prometheus metrics: what `GET /metrics` exposes, fed by the completion service and telemetry.
 
-- `keystroke_requests_total{lane,model,outcome}`: completion requests by lane (inline, multiline, invoked),
-  the model that served the lane, and outcome (shown, abstained, cancelled, excluded);
+- `keystroke_requests_total{lane,model,outcome}`: completion requests by lane (inline, multiline, invoked;
+  `prefetch` for background requests, whose latency is left out of the histograms), the model that served
+  the lane, and outcome (shown, abstained, cancelled, excluded);
 - `keystroke_first_action_seconds{lane,model}`: first action per lane and model, as the service measured it;
 - `keystroke_stage_seconds{stage}`: histograms of the serving stages: queue, context (prompt build), prefill,
   first token and first action, as the service measured them;

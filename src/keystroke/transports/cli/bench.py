@@ -477,7 +477,8 @@ def replay_bench(
             tqdm(total=keystrokes, desc=f"replay {label}", unit="key", disable=None) as bar,
         ):
             before = process_cpu_seconds(pid)
-            report = asyncio.run(run_replay(url, repo, tasks, keystrokes, seed, bar.update, server_log))
+            config = _setup_settings_file(args)
+            report = asyncio.run(run_replay(url, repo, tasks, keystrokes, seed, bar.update, server_log, config))
             cpu = process_cpu_seconds(pid) - before
         results.append(SetupResult(label, report.summary(), cpu))
         payloads[label] = {**report.to_json(), "cpu_seconds": cpu}
@@ -502,6 +503,12 @@ def _setup_args(setup: str, options: dict[str, Any]) -> list[str]:
             raise click.BadParameter(f"no configuration file {setup}", param_hint="--setup")
         return ["--config", setup, *common]
     return ["--model", setup, *common]
+
+
+def _setup_settings_file(args: list[str]) -> Path | None:
+    """The configuration file among `keystroke serve` arguments (the language server reads it too)."""
+    pairs = dict(zip(args[::2], args[1::2], strict=False))
+    return Path(pairs["--config"]) if "--config" in pairs else None
 
 
 def _setup_settings(args: list[str]) -> Any:
