@@ -150,7 +150,7 @@ def test_bench_typing_types_with_more_models_in_the_same_run(tmp_path: Path) -> 
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("typing replay:") == 2
     reports = json.loads(out.read_text())
-    assert [report["summary"]["warm"]["keystrokes"] for report in reports] == [3, 3]
+    assert [report["summary"]["warm"]["keystrokes"] for report in reports] == [2, 2]  # the first is cold
 
 
 @pytest.mark.model
@@ -180,7 +180,7 @@ def test_bench_quantization_prints_speed_memory_and_latency_per_model(tmp_path: 
     assert row["speed"]["prefill_tokens_per_s"] > row["speed"]["decode_tokens_per_s"] > 0
     assert row["file_mb"] == pytest.approx(98.4, abs=0.1)
     assert row["memory_mb"] > 0
-    assert row["typing"]["warm"]["keystrokes"] == 10
+    assert row["typing"]["warm"]["keystrokes"] == 9  # the first keystroke finds no cache
     assert row["exact_match"] is None
 
 

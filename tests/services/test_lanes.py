@@ -90,3 +90,15 @@ def test_the_gateway_shows_lane_and_model_in_responses_models_and_metrics(laned:
         metrics = client.get("/metrics").text
         assert 'keystroke_requests_total{lane="multiline",model="lane-big"' in metrics
         assert f'keystroke_first_action_seconds_count{{lane="inline",model="{inline["model"]}"}}' in metrics
+
+
+def test_a_lane_model_is_the_embedded_file_or_the_name_a_fleet_is_asked_for() -> None:
+    from keystroke.config import EngineSettings
+    from keystroke.domain.engines.factory import for_model
+
+    embedded = EngineSettings(model="default")
+    assert for_model(embedded, "default") is embedded
+    assert for_model(embedded, "qwen2.5-coder-1.5b-q4_0").model == "qwen2.5-coder-1.5b-q4_0"
+    remote = EngineSettings(kind="remote", urls=("http://fleet:8000",), remote_model="small")
+    assert for_model(remote, "big").remote_model == "big"
+    assert for_model(remote, "big").model == "default"

@@ -2,7 +2,8 @@
 side in one run.
 
 At each of `positions` cursor positions in a real file, per lane (inline: the rest of the line; multi-line:
-a block), the prompt is first evaluated once (so every arm starts from the same warm KV cache), then the
+a block), the prompt is first evaluated once, by the model and by the draft model (so every arm starts from
+the same warm KV caches, as while typing), then the
 completion runs once per arm, in an order that rotates with the position: plain decoding, drafts by prompt
 lookup, and (when the engine has a draft model, `engine.draft_model`) drafts by the draft model. Reported per
 lane and arm: the mean accepted draft length (tokens per verification batch), decode milliseconds per token,
@@ -98,8 +99,9 @@ async def run_speculative(
             first: dict[str, list[float]] = {arm: [] for arm in arms}
             for index, offset in enumerate(offsets):
                 request = CompletionRequest(prefix=text[:offset], suffix=text[offset:], mode=lane, trigger="automatic")
-                await backend.call(partial(_use, gate=gates["plain"], drafter=None))
+                await backend.call(partial(_use, gate=gates["plain"], drafter=drafter))
                 await service.complete(_with_language(request, WARM_UP_LANGUAGE, max_tokens=1))
+                await backend.call(lambda engine: engine.warm_drafter())  # every arm starts equally warm
                 for arm in arms[index % len(arms) :] + arms[: index % len(arms)]:
                     await backend.call(partial(_use, gate=gates[arm], drafter=drafter if arm == "draft" else None))
                     result = await service.complete(_with_language(request, LANGUAGE))

@@ -5,7 +5,7 @@ auto-indent. For each keystroke the completion service runs exactly as the gatew
 (inline mode, trigger "automatic", one session: the inline lane), and then, on the same engine thread and in
 the same run, the *floor* is timed: raw llama.cpp evaluating the same prompt delta on the same cached prefix
 and decoding the same number of tokens as the shown line, with none of keystroke's logic. Every
-`cold_every`-th keystroke starts from an empty KV cache.
+`cold_every`-th keystroke (and the first) starts from an empty KV cache and is reported as cold.
 
 With `completion.rank_automatic` on, keystrokes that start a line are ranked (several candidates are decoded
 and scored, see `domain/postprocess/ranking.py`): that is more work than the floor's single line, so they are
@@ -115,9 +115,9 @@ async def run_typing(
     text = file.read_text(encoding="utf-8")
     offsets = typing_plan(text, keystrokes)
     end = offsets[-1]
-    report = TypingReport(file.name, backend.info.name, service.profile.label)
+    report = TypingReport(file.name, f"{backend.info.source} ({backend.info.name})", service.profile.label)
     for index, offset in enumerate(offsets):
-        cold = cold_every > 0 and index % cold_every == 0
+        cold = index == 0 or (cold_every > 0 and index % cold_every == 0)  # the first prompt finds no cache
         if cold:
             await backend.call(lambda engine: engine.reset())
         result = await service.complete(
@@ -164,6 +164,8 @@ def format_typing(summary: dict[str, Any]) -> str:
     lines.append(f"  {'':<24}{'p50':>10}{'p95':>10}{'p99':>10}")
     for label in ("warm", "cold", "ranked"):
         part = summary[label]
+        if not part["keystrokes"]:
+            continue  # none of this kind in this run (no cold restarts, nothing ranked)
         lines.append(row(f"{label} first action ms", part["first_action_ms"]))
         lines.append(row(f"{label} floor ms", part["floor_ms"]))
         ratio = " / ".join("-" if r is None else f"{r:.2f}x" for r in (part["ratio_p50"], part["ratio_p95"]))

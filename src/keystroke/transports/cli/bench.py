@@ -469,9 +469,10 @@ def replay_bench(
     chosen = [(_setup_label(setup), _setup_args(setup, options)) for setup in setups] or [
         ("given", _engine_args(options))
     ]
+    for _, args in chosen:  # every model ready before the first replay starts
+        prepare_model(_setup_settings(args))
     results, payloads, tables = [], {}, []
     for label, args in chosen:
-        prepare_model(_setup_settings(args))
         with (
             gateway_process(args) as (url, pid),
             tqdm(total=keystrokes, desc=f"replay {label}", unit="key", disable=None) as bar,
@@ -514,8 +515,7 @@ def _setup_settings_file(args: list[str]) -> Path | None:
 def _setup_settings(args: list[str]) -> Any:
     """The settings a gateway started with `args` will have (to prepare its models first)."""
     pairs = dict(zip(args[::2], args[1::2], strict=False))
-    overrides = {"model": pairs.get("--model"), "config": pairs.get("--config")}
-    return settings_from(overrides)
+    return settings_from({"model": pairs.get("--model"), "config": _setup_settings_file(args)})
 
 
 @bench_group.command("naive")
