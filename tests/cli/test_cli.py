@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from keystroke.domain.engines.model_source import resolve_model
+from tests.conftest import TEST_MODEL
+
 
 def keystroke(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -99,7 +102,8 @@ def test_a_malformed_hf_reference_shows_the_right_spelling() -> None:
 def test_models_lists_the_default_model_and_its_profile() -> None:
     result = keystroke("models")
     assert result.returncode == 0
-    assert "default" in result.stdout
+    assert "smollm2-135m" in result.stdout
+    assert "qwen2.5-coder-0.5b-q4_0 (also default)" in result.stdout
     assert "profile: l2r" in result.stdout
     assert "SmolLM2-135M-Instruct.Q4_1.gguf" in result.stdout
 
@@ -145,7 +149,8 @@ def test_bench_typing_prints_our_latency_beside_the_floor(tmp_path: Path) -> Non
 @pytest.mark.model
 def test_bench_typing_types_with_more_models_in_the_same_run(tmp_path: Path) -> None:
     out = tmp_path / "typing.json"
-    args = ["--keystrokes", "3", "--cold-every", "0", "--beside", "smollm2-135m", "--json", str(out), "--threads", "2"]
+    same_file = str(resolve_model(TEST_MODEL).path)  # the suite's model again, by its path: a second run
+    args = ["--keystrokes", "3", "--cold-every", "0", "--beside", same_file, "--json", str(out), "--threads", "2"]
     result = keystroke("bench", "typing", *args)
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("typing replay:") == 2
@@ -156,7 +161,8 @@ def test_bench_typing_types_with_more_models_in_the_same_run(tmp_path: Path) -> 
 @pytest.mark.model
 def test_bench_speculative_puts_a_draft_model_beside_lookup_and_plain(tmp_path: Path) -> None:
     out = tmp_path / "speculative.json"
-    args = ["--positions", "2", "--draft", "smollm2-135m", "--json", str(out), "--threads", "2"]
+    itself = str(resolve_model(TEST_MODEL).path)  # the model drafting for itself
+    args = ["--positions", "2", "--draft", itself, "--json", str(out), "--threads", "2"]
     result = keystroke("bench", "speculative", *args)
     assert result.returncode == 0, result.stderr
     lanes = json.loads(out.read_text())["summary"]["lanes"]
@@ -172,7 +178,7 @@ def test_bench_speculative_puts_a_draft_model_beside_lookup_and_plain(tmp_path: 
 @pytest.mark.model
 def test_bench_quantization_prints_speed_memory_and_latency_per_model(tmp_path: Path) -> None:
     out = tmp_path / "quantization.json"
-    args = ["--model", "default", "--keystrokes", "10", "--threads", "2", "--json", str(out)]
+    args = ["--model", "smollm2-135m", "--keystrokes", "10", "--threads", "2", "--json", str(out)]
     result = keystroke("bench", "quantization", *args)
     assert result.returncode == 0, result.stderr
     assert "prefill tok/s" in result.stdout

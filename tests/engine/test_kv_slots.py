@@ -11,7 +11,7 @@ from keystroke.domain.engines.embedded import EmbeddedBackend
 from keystroke.domain.engines.kv_slots import Chunk, Slot, SlotStore, plan_chunk
 from keystroke.domain.engines.llama_engine import LlamaEngine
 from keystroke.domain.engines.model_source import resolve_model
-from tests.conftest import run
+from tests.conftest import TEST_MODEL, run
 
 
 def slot(owner: str, tokens: list[int], size: int = 10) -> Slot:
@@ -90,7 +90,7 @@ FILES = {
 @pytest.fixture(scope="module")
 def engine_backend() -> Any:
     """Its own engine: the tests count slot saves and restores from a known start."""
-    backend = EmbeddedBackend(resolve_model("default"), n_ctx=2048, n_threads=2, prefill_chunk=64, min_chunk=16)
+    backend = EmbeddedBackend(resolve_model(TEST_MODEL), n_ctx=2048, n_threads=2, prefill_chunk=64, min_chunk=16)
     yield backend
     run(backend.aclose())
 
@@ -142,7 +142,7 @@ def test_an_edit_earlier_in_the_file_moves_the_cached_rest(engine_backend: Embed
 
 @pytest.mark.model
 def test_a_zero_budget_keeps_no_slot_and_stays_correct() -> None:
-    backend = EmbeddedBackend(resolve_model("default"), n_ctx=1024, n_threads=2, prefill_chunk=64, slot_bytes=0)
+    backend = EmbeddedBackend(resolve_model(TEST_MODEL), n_ctx=1024, n_threads=2, prefill_chunk=64, slot_bytes=0)
     try:
         generate(backend, FILES["alpha"])
         generate(backend, FILES["beta"])

@@ -17,7 +17,7 @@ from keystroke.transports.cli.eval_compare import format_table, sample
 def test_compare_runs_each_benchmark_and_decoding_on_the_model(eval_data: Path, tmp_path: Path) -> None:
     out = tmp_path / "compare.json"
     command = [
-        sys.executable, "-m", "keystroke", "eval", "compare", "--data", str(eval_data), "--model", "default",
+        sys.executable, "-m", "keystroke", "eval", "compare", "--data", str(eval_data), "--model", "smollm2-135m",
         "--set", "humaneval-single", "--set", "santacoder", "--decoding", "greedy", "--decoding", "ranked",
         "--every", "2", "--limit", "3", "--threads", "2", "--json", str(out),
     ]  # fmt: skip

@@ -34,7 +34,7 @@ def test_health_and_models(gateway: Gateway) -> None:
     assert health["status"] == "ok"
     assert health["profile"] == "l2r"
     (card,) = models["data"]
-    assert card["source"] == "default"
+    assert card["source"] == "smollm2-135m"  # the suite's model (tests/conftest.py)
     assert card["fim"] is False
     assert card["id"] == health["model"]
 

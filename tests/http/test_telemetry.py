@@ -136,10 +136,12 @@ def test_metrics_parse_and_count_requests_stages_and_editor_events(rig: Rig) -> 
     response = rig.call("GET", "/metrics", rig.ops)
     assert response.headers["content-type"].startswith("text/plain")
     families = metric_families(response.text)
-    model = rig.call("POST", "/v1/completions", rig.acme, json=PROMPT).json()["model"]
+    answer = rig.call("POST", "/v1/completions", rig.acme, json=PROMPT).json()
+    model, lane = answer["model"], answer["lane"]
+    assert lane == "invoked", "an API request without a trigger is an explicit one"
     families = metric_families(rig.call("GET", "/metrics", rig.ops).text)
-    assert sample(families, "keystroke_requests_total", lane="inline", model=model, outcome="shown") == 2
-    assert sample(families, "keystroke_first_action_seconds_count", lane="inline", model=model) == 2
+    assert sample(families, "keystroke_requests_total", lane=lane, model=model, outcome="shown") == 2
+    assert sample(families, "keystroke_first_action_seconds_count", lane=lane, model=model) == 2
     for stage in ("queue", "context", "prefill", "first_token", "first_action"):
         assert sample(families, "keystroke_stage_seconds_count", stage=stage) == 2
     assert sample(families, "keystroke_editor_first_action_seconds_count", lane="cache") == 1

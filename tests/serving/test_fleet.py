@@ -20,7 +20,7 @@ from keystroke.errors import ConfigError
 from keystroke.services.completion import CompletionService
 from keystroke.services.factory import build_service
 from keystroke.services.types import CompletionRequest
-from tests.conftest import make_settings, run, start_gateway, stop_gateway
+from tests.conftest import TEST_MODEL, make_settings, run, start_gateway, stop_gateway
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
@@ -30,7 +30,7 @@ LONG = "# A list of the first forty prime numbers, one per line:\nprimes = [\n  
 
 @pytest.fixture(scope="module")
 def fleet() -> Iterator[list[EngineProcess]]:
-    replicas = [start_llama_server(resolve_model("default").path) for _ in range(2)]
+    replicas = [start_llama_server(resolve_model(TEST_MODEL).path) for _ in range(2)]
     yield replicas
     for replica in replicas:
         replica.stop()
@@ -39,13 +39,13 @@ def fleet() -> Iterator[list[EngineProcess]]:
 @pytest.fixture
 def victim() -> Iterator[EngineProcess]:
     """A replica of its own, to crash or hang."""
-    replica = start_llama_server(resolve_model("default").path)
+    replica = start_llama_server(resolve_model(TEST_MODEL).path)
     yield replica
     replica.stop()
 
 
 def make_remote(urls: list[str], **engine: Any) -> RemoteBackend:
-    values = {"engine.kind": "remote", "engine.urls": urls, "engine.tokenizer": "default"}
+    values = {"engine.kind": "remote", "engine.urls": urls, "engine.tokenizer": TEST_MODEL}
     values.update({f"engine.{key}": value for key, value in engine.items()})
     backend = build_backend(make_settings(**values).engine)
     assert isinstance(backend, RemoteBackend)
@@ -70,7 +70,7 @@ async def collect(backend: RemoteBackend, request: GenerationRequest, on_first: 
 
 def test_the_fleet_serves_a_completion_through_the_service(fleet: list[EngineProcess]) -> None:
     settings = make_settings(
-        **{"engine.kind": "remote", "engine.urls": [r.url for r in fleet], "engine.tokenizer": "default"}
+        **{"engine.kind": "remote", "engine.urls": [r.url for r in fleet], "engine.tokenizer": TEST_MODEL}
     )
     service = build_service(settings)
     try:
@@ -166,7 +166,7 @@ def build_service_profile(backend: RemoteBackend) -> Any:
 
 def test_the_gateway_serves_from_a_remote_fleet(fleet: list[EngineProcess]) -> None:
     args = [item for r in fleet for item in ("--engine-url", r.url)]
-    gateway = start_gateway(*args, "--tokenizer", "default")
+    gateway = start_gateway(*args, "--tokenizer", TEST_MODEL)
     try:
         with gateway.client() as client:
             answer = client.post("/v1/completions", json={"segments": {"prefix": HEADER, "suffix": "\n"}})

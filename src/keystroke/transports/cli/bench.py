@@ -77,7 +77,7 @@ def bench_group() -> None:
     "--beside",
     multiple=True,
     help="Also type with this model, one after the other in the same run, each beside its own floor (repeat), "
-    "e.g. --model qwen2.5-coder-0.5b --beside default.",
+    "e.g. --model qwen2.5-coder-0.5b --beside smollm2-135m.",
 )
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write results here.")
 @report_option
@@ -95,7 +95,7 @@ def typing_bench(
 
     The floor is llama.cpp alone doing the same work for the same keystroke (same prompt delta on the same
     cached prefix, same number of decoded tokens), timed on the same engine in the same run.
-    Example: keystroke bench typing --model qwen2.5-coder-0.5b --beside default --cold-every 0
+    Example: keystroke bench typing --model qwen2.5-coder-0.5b --beside smollm2-135m --cold-every 0
     """
     from keystroke.benchmarks.typing import format_typing, run_typing
 

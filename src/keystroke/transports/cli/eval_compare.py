@@ -31,7 +31,7 @@ SETS = {
     "--model",
     "models",
     multiple=True,
-    default=("default", "qwen2.5-coder-0.5b"),
+    default=("default", "smollm2-135m"),
     show_default=True,
     help="A model to measure (repeat): a catalog name, a .gguf path or hf:... (see `keystroke models`).",
 )
@@ -91,7 +91,7 @@ def compare(
     and prompt tokens. Each model is loaded once; its tasks run one at a time with serving's deadlines lifted.
 
     \b
-    Example (the first 200 tasks of each benchmark, the default model and the Qwen2.5-Coder 0.5B):
+    Example (the first 200 tasks of each benchmark, the default model and SmolLM2-135M):
       keystroke eval compare --data ../shared/eval-data --limit 200 --json compare.json
     Example (Qwen's two prompt orders on every 25th multi-line hole, greedy):
       keystroke eval compare --data ../shared/eval-data --model qwen2.5-coder-0.5b --profile qwen2.5-coder:psm \\

@@ -31,7 +31,7 @@ def engine_options(function: F) -> F:
         ),
         click.option(
             "--model",
-            help="A catalog name ('default': SmolLM2-135M-Instruct; 'qwen2.5-coder-0.5b'; see `keystroke models`), "
+            help="A catalog name ('default': Qwen2.5-Coder-0.5B Q4_0; 'smollm2-135m'; see `keystroke models`), "
             "a path to a .gguf file, or hf:OWNER/REPO/FILE.gguf (downloaded once, then cached).",
         ),
         click.option("--profile", help="Prompt profile override, e.g. 'l2r' or 'starcoder:spm' (see `models`)."),
