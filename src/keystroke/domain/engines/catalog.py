@@ -244,6 +244,6 @@ def entry_named(name: str, catalog: tuple[CatalogEntry, ...] = CATALOG) -> Catal
     """The entry called `name`; ModelNotFoundError lists the names there are."""
     entry = find_entry(name, catalog)
     if entry is None:
-        names = ", ".join(e.name for e in catalog)
+        names = ", ".join(e.name + (f" ({', '.join(e.aliases)})" if e.aliases else "") for e in catalog)
         raise ModelNotFoundError(f"no model called {name!r} in the catalog; the names are: {names}")
     return entry

@@ -88,12 +88,15 @@ def _show_entry(entry: CatalogEntry) -> None:
 
     path = present_path(entry, models_dir(), search_path())
     source = entry.source
+    base = source.base if isinstance(source, DerivedFile) else None
     if path is not None:
         state = "present"
     elif isinstance(source, PackagePieces) and not missing_pieces(source, search_path()):
         state = "packages installed (assembled and verified on first use)"
-    elif isinstance(source, DerivedFile) and present_path(source.base, models_dir(), search_path()):
-        state = f"{source.base.name} present (quantized here on first use, once)"
+    elif base is not None and present_path(base, models_dir(), search_path()):
+        state = f"{base.name} present (quantized here on first use, once)"
+    elif base is not None and isinstance(base.source, PackagePieces) and not missing_pieces(base.source, search_path()):
+        state = f"{base.name}'s packages installed (assembled, verified and quantized here on first use, once)"
     else:
         state = f"not here: keystroke models pull {entry.name}"
     aliases = f" (also {', '.join(entry.aliases)})" if entry.aliases else ""
