@@ -102,3 +102,10 @@ def test_a_lane_model_is_the_embedded_file_or_the_name_a_fleet_is_asked_for() ->
     remote = EngineSettings(kind="remote", urls=("http://fleet:8000",), remote_model="small")
     assert for_model(remote, "big").remote_model == "big"
     assert for_model(remote, "big").model == "default"
+
+
+def test_a_missing_lane_model_is_named_with_its_lanes() -> None:
+    from keystroke.errors import ModelNotFoundError
+
+    with pytest.raises(ModelNotFoundError, match=r"^lanes\.multiline, lanes\.invoked: model 'no-such-model'"):
+        build_service(make_settings(**{"lanes.multiline": "no-such-model"}))

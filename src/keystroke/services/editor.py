@@ -250,7 +250,7 @@ class EditorService:
         document.rhythm.keystroke(self.clock.now())
         document.trigger = classify(inserted)
         self.stats.keystrokes += 1
-        self.stats.prefetch_cancelled += self.prefetches.edited(uri, text[: start + len(inserted)])
+        self.stats.prefetch_cancelled += self.prefetches.edited(uri, text, start + len(inserted))
         self.feedback.edited(uri, start, removed, inserted)
         if document.timer is not None and not document.timer.done():
             document.timer.cancel()
@@ -489,8 +489,10 @@ class EditorService:
 
     def _prefetch_after(self, document: Document, prefix: str, suffix: str, shown: str) -> None:
         """Ask in the background for the line after a shown suggestion (see `prefetch.py`)."""
+        if not self.settings.prefetch or self.remote is None or document.excluded:
+            return
         target = next_prefix(prefix, suffix, shown)
-        if not self.settings.prefetch or target is None or self.remote is None or document.excluded:
+        if target is None:
             return
         if self.prefetches.target(document.uri) == target or self.cache.holds(self._scope(document), target, suffix):
             return  # already asked for, or known

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 def next_prefix(prefix: str, suffix: str, text: str) -> str | None:
     """The text before the cursor after accepting `text` and pressing Enter; None when that cannot be told
     (code follows the cursor on its line, or the suggestion is blank)."""
-    rest_of_line = suffix.split("\n", 1)[0]
+    line_end = suffix.find("\n")
+    rest_of_line = suffix if line_end < 0 else suffix[:line_end]
     if rest_of_line.strip() or not text.strip():
         return None
     return prefix + text + "\n"
@@ -58,11 +59,12 @@ class Prefetches:
         pending = self._pending.get(uri)
         return pending.target if pending is not None else None
 
-    def edited(self, uri: str, prefix: str) -> bool:
-        """The text before the cursor is now `prefix`: cancel the document's prefetch if that leaves its
-        prediction; True when one was cancelled."""
+    def edited(self, uri: str, text: str, cursor: int) -> bool:
+        """The document reads `text` with the cursor at `cursor`: cancel its prefetch if that leaves the
+        prediction; True when one was cancelled. Nothing is copied unless a prefetch is pending (every
+        keystroke comes here)."""
         pending = self._pending.get(uri)
-        if pending is None or still_useful(pending.target, prefix):
+        if pending is None or still_useful(pending.target, text[:cursor]):
             return False
         return self.cancel(uri)
 

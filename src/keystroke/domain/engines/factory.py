@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from keystroke.config import EngineSettings
 from keystroke.domain.engines.base import InferenceBackend
 from keystroke.domain.engines.model_source import resolve_model
-from keystroke.errors import ConfigError
+from keystroke.errors import ConfigError, ModelError
 
 if TYPE_CHECKING:
     from keystroke.domain.engines.llama_draft import ModelDrafter
@@ -26,7 +26,15 @@ def build_backends(settings: EngineSettings, models: Mapping[str, str]) -> dict[
 
     distinct = list(dict.fromkeys(models.values()))
     turns = CpuTurns() if settings.kind == "embedded" and len(distinct) > 1 else None
-    built = {model: build_backend(for_model(settings, model), turns) for model in distinct}
+    built = {}
+    for model in distinct:
+        try:
+            built[model] = build_backend(for_model(settings, model), turns)
+        except ModelError as exc:
+            if model == settings.model:
+                raise
+            lanes = ", ".join(f"lanes.{lane}" for lane, chosen in models.items() if chosen == model)
+            raise type(exc)(f"{lanes}: {exc}") from exc
     return {lane: built[model] for lane, model in models.items()}
 
 

@@ -19,7 +19,6 @@ Nothing here polls: waiters sleep on one condition, woken by a release, a pause 
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import threading
 import time
@@ -54,7 +53,7 @@ class CpuTurns:
     def __init__(self, clock: Clock = time.perf_counter) -> None:
         self._clock = clock
         self._changed = threading.Condition()
-        self._waiting: list[Turn] = []
+        self._waiting: list[Turn] = []  # a handful at most: scanned in order, skipping cancelled ones
         self._holder: Turn | None = None
         self._order = itertools.count()
         self.counters = TurnCounters()
@@ -64,7 +63,7 @@ class CpuTurns:
         turn = Turn(priority, next(self._order), cancel, deadline)
         cancel.on_cancel(self._wake)
         with self._changed:
-            heapq.heappush(self._waiting, turn)
+            self._waiting.append(turn)
             return turn if self._wait_for(turn) else None
 
     def checkpoint(self, turn: Turn) -> None:
@@ -78,7 +77,7 @@ class CpuTurns:
             turn.paused += 1
             self.counters.paused += 1
             self._holder = None
-            heapq.heappush(self._waiting, turn)
+            self._waiting.append(turn)
             self._grant()
             if self._wait_for(turn) and turn.deadline is not None and self._clock() > turn.deadline:
                 self.counters.dropped += 1
@@ -107,7 +106,6 @@ class CpuTurns:
         while self._holder is not turn:
             if turn.cancel.cancelled:
                 self._waiting.remove(turn)
-                heapq.heapify(self._waiting)
                 return False
             self._changed.wait()
         return True
@@ -121,7 +119,6 @@ class CpuTurns:
         chosen = self._most_urgent() if self._holder is None else None
         if chosen is not None:
             self._waiting.remove(chosen)
-            heapq.heapify(self._waiting)
             self._holder = chosen
             self.counters.granted += 1
             self._changed.notify_all()

@@ -95,6 +95,8 @@ def typing_bench(
 
     The floor is llama.cpp alone doing the same work for the same keystroke (same prompt delta on the same
     cached prefix, same number of decoded tokens), timed on the same engine in the same run.
+
+    \b
     Example: keystroke bench typing --model qwen2.5-coder-0.5b --beside smollm2-135m --cold-every 0
     """
     from keystroke.benchmarks.typing import format_typing, run_typing
