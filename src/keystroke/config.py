@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from keystroke.errors import ConfigError
+from keystroke.errors import ConfigError, invalid_request
 
 ENV_PREFIX = "KEYSTROKE_"
 
@@ -458,5 +458,4 @@ def _merge(into: dict[str, Any], other: Mapping[str, Any]) -> None:
 
 def _describe(exc: ValidationError, path: Path | None) -> str:
     where = f" (file {path}, environment or command line)" if path else " (environment or command line)"
-    problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-    return f"invalid settings{where}: {problems}"
+    return f"invalid settings{where}: {invalid_request(exc.errors(), whole='settings').message}"

@@ -25,9 +25,17 @@ message and exits non-zero. Every message says what was wrong and, where there i
     │   ├── EngineUnavailableError  closed, or not started
     │   └── EngineCrashedError      died in the middle of a generation
     └── RemoteUnavailableError      the language server's gateway is down, slow or unreadable (local lane answers)
+
+`invalid_fields` is the one formatter of a validation's problems (pydantic's `errors()`): the HTTP routes, the
+playground's messages and the configuration loader all word them the same way.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+_LOCATIONS = ("query", "path", "header", "cookie", "body")  # FastAPI's prefixes, not part of a field's name
 
 
 class KeystrokeError(Exception):
@@ -150,3 +158,22 @@ class EngineCrashedError(EngineError):
 
 class RemoteUnavailableError(KeystrokeError):
     """The gateway the language server asks could not answer: down, refused, timed out, or unreadable."""
+
+
+def invalid_fields(problems: Iterable[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """(field in dotted form, what is wrong with it) for each of a validation's problems (pydantic's
+    `ValidationError.errors()`, FastAPI's `RequestValidationError.errors()`)."""
+    found = []
+    for problem in problems:
+        parts = [str(part) for part in problem.get("loc", ())]
+        if parts and parts[0] in _LOCATIONS:
+            parts = parts[1:]
+        found.append((".".join(parts), str(problem.get("msg", ""))))
+    return found
+
+
+def invalid_request(problems: Iterable[Mapping[str, Any]], whole: str = "body") -> InvalidRequestError:
+    """One error naming every bad field (`whole`: the name of the value itself, when it is what is wrong)."""
+    fields = [(name or whole, message) for name, message in invalid_fields(problems)]
+    text = "; ".join(f"{name}: {message}" for name, message in fields) or f"invalid {whole}"
+    return InvalidRequestError(text, fields[0][0] if fields else None)

@@ -12,6 +12,7 @@ from keystroke.domain.prompt.assembly import CONTEXT_TOKENS, PromptInput, Snippe
 from keystroke.services.completion import CompletionService
 from keystroke.services.context import ContextService, allowed_snippets, exclusion_rules
 from keystroke.services.types import CompletionRequest
+from keystroke.testing import ManualClock
 from tests.conftest import make_settings, run
 from tests.fixtures.workspace import FILES, SECRET
 
@@ -21,17 +22,9 @@ CART = FILES["shop/cart.py"]
 CURSOR = CART.index("        return with_tax(discounted)")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def context(index: RepositoryIndex, service: CompletionService) -> Iterator[tuple[ContextService, Clock]]:
-    clock = Clock()
+def context(index: RepositoryIndex, service: CompletionService) -> Iterator[tuple[ContextService, ManualClock]]:
+    clock = ManualClock()
     built = ContextService.for_workspace(index, service.backend.tokenizer, generous(), clock=clock)
     yield built, clock
     built.close()
@@ -66,7 +59,7 @@ def prompt_text(service: CompletionService, snippets: tuple[Snippet, ...], at: i
 
 
 def test_snippets_fill_the_budget_and_never_more(
-    context: tuple[ContextService, Clock], service: CompletionService
+    context: tuple[ContextService, ManualClock], service: CompletionService
 ) -> None:
     ctx, _ = context
     snippets = ask(ctx, 0)
@@ -80,13 +73,13 @@ def test_snippets_fill_the_budget_and_never_more(
 
 
 def test_typing_fast_keeps_the_snippets_and_the_prompt_prefix(
-    context: tuple[ContextService, Clock], service: CompletionService
+    context: tuple[ContextService, ManualClock], service: CompletionService
 ) -> None:
     ctx, clock = context
     first = ask(ctx, 0)
     previous = prompt_text(service, first, CURSOR)
     for step in range(1, 8):
-        clock.now += 0.08  # 80 ms between keystrokes: light
+        clock.time += 0.08  # 80 ms between keystrokes: light
         assert ask(ctx, step) == first
         current = prompt_text(service, first, CURSOR + step)
         shared = len(previous) - 24  # all but the last line's tail
@@ -94,14 +87,14 @@ def test_typing_fast_keeps_the_snippets_and_the_prompt_prefix(
         previous = current
 
 
-def test_a_pause_refreshes_and_the_order_is_deterministic(context: tuple[ContextService, Clock]) -> None:
+def test_a_pause_refreshes_and_the_order_is_deterministic(context: tuple[ContextService, ManualClock]) -> None:
     ctx, clock = context
     first = ask(ctx, 0)
-    clock.now += 0.3
+    clock.time += 0.3
     assert ask(ctx, 0) == first  # same code, same search: same snippets in the same order
 
 
-def test_no_secret_reaches_the_prompt(context: tuple[ContextService, Clock], service: CompletionService) -> None:
+def test_no_secret_reaches_the_prompt(context: tuple[ContextService, ManualClock], service: CompletionService) -> None:
     ctx, _ = context
     for offset in (0, -40, -200):
         assert SECRET not in prompt_text(service, ask(ctx, offset), CURSOR + offset)
@@ -113,7 +106,7 @@ def test_editor_snippets_from_excluded_paths_are_dropped() -> None:
     assert allowed_snippets(given, rules) == (Snippet("src/util.py", "def f(): pass"),)
 
 
-def test_a_file_outside_the_workspace_gets_no_collection(context: tuple[ContextService, Clock]) -> None:
+def test_a_file_outside_the_workspace_gets_no_collection(context: tuple[ContextService, ManualClock]) -> None:
     ctx, _ = context
     assert ctx.relative("/somewhere/else.py") is None
     assert ctx.relative("../escape.py") is None

@@ -3,21 +3,11 @@
 from __future__ import annotations
 
 from keystroke.domain.context.typing_rate import Depth, Thresholds, TypingModel
+from keystroke.testing import ManualClock
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, ms: float) -> None:
-        self.now += ms / 1000
-
-
-def model() -> tuple[TypingModel, Clock]:
-    clock = Clock()
+def model() -> tuple[TypingModel, ManualClock]:
+    clock = ManualClock(100.0)
     return TypingModel(Thresholds(), clock), clock
 
 
@@ -39,7 +29,7 @@ def test_depth_follows_the_pause_before_the_keystroke() -> None:
         (501, Depth.FULL),
         (3000, Depth.FULL),
     ]:
-        clock.advance(pause)
+        clock.tick(pause / 1000)
         assert typing.observe(1) == depth, pause
         assert typing.last_interval_ms is not None
         assert abs(typing.last_interval_ms - pause) < 1e-6
@@ -48,12 +38,12 @@ def test_depth_follows_the_pause_before_the_keystroke() -> None:
 def test_a_paste_holds_collection_until_the_text_settles() -> None:
     typing, clock = model()
     typing.observe(1)
-    clock.advance(1000)
+    clock.tick(1000 / 1000)
     assert typing.observe(1500) == Depth.LIGHT  # the paste itself, even after a long pause
     assert typing.pasting
-    clock.advance(100)
+    clock.tick(100 / 1000)
     assert typing.observe(1) == Depth.LIGHT  # still settling
-    clock.advance(600)
+    clock.tick(600 / 1000)
     assert typing.observe(1) == Depth.FULL  # a small change after a pause: settled
     assert not typing.pasting
 
@@ -61,5 +51,5 @@ def test_a_paste_holds_collection_until_the_text_settles() -> None:
 def test_deleting_a_large_block_counts_as_a_paste() -> None:
     typing, clock = model()
     typing.observe(1)
-    clock.advance(900)
+    clock.tick(900 / 1000)
     assert typing.observe(-800) == Depth.LIGHT

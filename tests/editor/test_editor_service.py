@@ -19,9 +19,10 @@ from keystroke.services.completion import CompletionService
 from keystroke.services.editor import EditorService, Suggestion
 from keystroke.services.lane_faults import GatedLane
 from keystroke.services.local_lane import LocalLane
-from keystroke.services.remote_lane import EmbeddedLane, GatewayLane
+from keystroke.services.remote_lane import EmbeddedLane
+from keystroke.testing import ManualClock, settle
+from keystroke.transports.http.client import GatewayLane
 from tests.conftest import make_settings, run
-from tests.editor.clock import ManualClock, settle
 
 pytestmark = pytest.mark.model
 

@@ -10,8 +10,8 @@ from keystroke.domain.editor.result_cache import ResultCache, Scope
 from keystroke.services.admission import BACKGROUND, INLINE, AdmissionControl
 from keystroke.services.completion import CompletionService
 from keystroke.services.prefetch import next_prefix, still_useful
+from keystroke.testing import settle
 from tests.conftest import make_settings
-from tests.editor.clock import settle
 from tests.editor.test_editor_service import Rig, scenario
 
 START = "x1 = 1\nx2 = 2\nx3 = 3\nx4 = 4\nx5 ="

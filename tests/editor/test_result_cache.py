@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 from keystroke.domain.editor.result_cache import PREFIX_CHARS, ResultCache, Scope
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
+from keystroke.testing import ManualClock
 
 A = Scope("tenant-a", "smollm2", "app.py")
 PREFIX = "def area(r):\n    return "
 SUFFIX = "\n"
 
 
-def cache(clock: Clock | None = None) -> ResultCache:
-    return ResultCache(clock=clock or Clock())
+def cache(clock: ManualClock | None = None) -> ResultCache:
+    return ResultCache(clock=clock or ManualClock())
 
 
 def test_the_same_text_around_the_cursor_is_a_hit_however_it_came_back() -> None:
@@ -45,12 +37,12 @@ def test_typing_the_start_of_a_suggestion_keeps_the_rest_shown() -> None:
 
 
 def test_entries_expire_after_the_ttl() -> None:
-    clock = Clock()
+    clock = ManualClock()
     results = cache(clock)
     results.store(A, PREFIX, SUFFIX, "r * r")
-    clock.now = 29.9
+    clock.time = 29.9
     assert results.lookup(A, PREFIX, SUFFIX) is not None
-    clock.now = 30.1
+    clock.time = 30.1
     assert results.lookup(A, PREFIX, SUFFIX) is None
     assert len(results) == 0
 

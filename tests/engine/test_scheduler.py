@@ -11,6 +11,7 @@ from typing import TypeVar
 from keystroke.domain.engines.base import (
     BACKGROUND_PRIORITY,
     CancelToken,
+    Deadline,
     DoneEvent,
     GenerationRequest,
     Prompt,
@@ -19,6 +20,7 @@ from keystroke.domain.engines.base import (
 from keystroke.domain.engines.faults import GatedEngine
 from keystroke.domain.engines.scheduler import PREEMPTED, CpuTurns
 from keystroke.domain.engines.worker import EngineWorker
+from keystroke.testing import ManualClock
 from tests.conftest import run
 
 INLINE, MULTILINE = 0, 1
@@ -26,15 +28,7 @@ T = TypeVar("T")
 WAIT_S = 5.0
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _request(priority: int, cancel: CancelToken | None = None, drop: float | None = None) -> GenerationRequest:
+def _request(priority: int, cancel: CancelToken | None = None, drop: Deadline | None = None) -> GenerationRequest:
     request = GenerationRequest(Prompt(("x",)), max_tokens=8, priority=priority, cancel=cancel or CancelToken())
     request.drop_deadline = drop
     return request
@@ -80,8 +74,8 @@ async def _preempt(turns: CpuTurns, big: GatedEngine, small: GatedEngine) -> Non
     await _until(small.waiting)
 
 
-def _pair(clock: Clock | None = None) -> tuple[CpuTurns, list[tuple[str, int]], GatedEngine, GatedEngine]:
-    turns = CpuTurns(clock or Clock())
+def _pair() -> tuple[CpuTurns, list[tuple[str, int]], GatedEngine, GatedEngine]:
+    turns = CpuTurns()
     log: list[tuple[str, int]] = []
     return turns, log, GatedEngine("big", 4, log), GatedEngine("small", 2, log)
 
@@ -149,17 +143,19 @@ def test_a_paused_generation_cancelled_meanwhile_never_computes_again() -> None:
 
 
 def test_a_paused_generation_past_its_deadline_is_dropped_when_its_turn_comes_back() -> None:
-    clock = Clock()
-    turns, _, big, small = _pair(clock)
+    clock = ManualClock(100.0)
+    turns, _, big, small = _pair()
 
     async def scenario(workers: Workers) -> DoneEvent:
         big_worker, small_worker = workers
-        multiline = asyncio.create_task(_collect(big_worker, _request(MULTILINE, drop=clock.now + 1.0)))
+        multiline = asyncio.create_task(
+            _collect(big_worker, _request(MULTILINE, drop=Deadline(clock.time + 1.0, clock)))
+        )
         await _until(big.waiting)
         await _first_token(big)
         inline = asyncio.create_task(_collect(small_worker, _request(INLINE)))
         await _preempt(turns, big, small)
-        clock.now += 2.0  # the inline work took longer than the multi-line answer stays useful
+        clock.time += 2.0  # the inline work took longer than the multi-line answer stays useful
         small.step(2)
         await inline
         _, done = await multiline
@@ -172,7 +168,7 @@ def test_a_paused_generation_past_its_deadline_is_dropped_when_its_turn_comes_ba
 
 
 def test_waiting_turns_are_granted_by_priority_then_arrival_and_a_cancelled_one_leaves() -> None:
-    turns = CpuTurns(Clock())
+    turns = CpuTurns()
     first = turns.acquire(MULTILINE, CancelToken())
     assert first is not None
     granted: list[str] = []
@@ -204,7 +200,7 @@ def test_waiting_turns_are_granted_by_priority_then_arrival_and_a_cancelled_one_
 
 
 def test_a_checkpoint_with_nobody_more_urgent_waiting_goes_straight_on() -> None:
-    turns = CpuTurns(Clock())
+    turns = CpuTurns()
     turn = turns.acquire(INLINE, CancelToken())
     assert turn is not None
     later = threading.Thread(target=lambda: turns.release(turns.acquire(MULTILINE, CancelToken())))

@@ -169,7 +169,7 @@ def test_the_audit_limit_is_checked(rig: Rig) -> None:
 def test_an_editor_takes_the_gateway_policy_and_cannot_loosen_it(rig: Rig, service: CompletionService) -> None:
     from keystroke.services.editor import EditorService
     from keystroke.services.local_lane import LocalLane
-    from keystroke.services.remote_lane import GatewayLane
+    from keystroke.transports.http.client import GatewayLane
 
     async def body() -> None:
         lane = GatewayLane(str(rig.client.base_url), rig.acme)
@@ -180,7 +180,7 @@ def test_an_editor_takes_the_gateway_policy_and_cannot_loosen_it(rig: Rig, servi
             assert lane.model == service.backend.info.name
             assert lane.tokenizer_id == service.backend.info.tokenizer_id
             assert editor.document("file:///p/vault/a.py").excluded  # type: ignore[union-attr]
-            request, _ = editor.redactor.request(CompletionRequest("ORDER = 'ACME-654321'\n"), "t")
+            request, _ = editor.preparation.redactor.request(CompletionRequest("ORDER = 'ACME-654321'\n"), "t")
             assert "ACME-654321" not in request.prefix  # the organisation's pattern, applied before upload
         finally:
             await editor.aclose()

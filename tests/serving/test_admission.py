@@ -11,27 +11,20 @@ import httpx
 import pytest
 
 from keystroke.config import AdmissionSettings
-from keystroke.domain.engines.base import DoneEvent, GenerationRequest, Prompt
+from keystroke.domain.engines.base import Deadline, DoneEvent, GenerationRequest, Prompt
 from keystroke.domain.engines.faults import StallingBackend
 from keystroke.domain.engines.worker import QUEUE_DEADLINE
 from keystroke.errors import OverloadedError
 from keystroke.services.admission import INLINE, MULTILINE, AdmissionControl
 from keystroke.services.completion import CompletionService
 from keystroke.services.types import CompletionRequest
+from keystroke.testing import ManualClock, settle
 from keystroke.transports.http.app import create_app
 from tests.conftest import make_settings, run, serve_app
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def control(**limits: Any) -> tuple[AdmissionControl, Clock]:
-    clock = Clock()
+def control(**limits: Any) -> tuple[AdmissionControl, ManualClock]:
+    clock = ManualClock(100.0)
     return AdmissionControl(AdmissionSettings(**limits), clock), clock
 
 
@@ -63,9 +56,13 @@ def test_tickets_carry_priority_and_queue_deadline_and_release_once() -> None:
     admission, clock = control(inline_queue_ms=500, multiline_queue_ms=2000)
     inline = admission.admit("a", "inline")
     multi = admission.admit("a", "multiline")
-    assert (inline.priority, inline.queue_deadline) == (INLINE, 100.5)
-    assert (multi.priority, multi.queue_deadline) == (MULTILINE, 102.0)
-    clock.now += 3.0
+    assert (inline.priority, inline.queue_deadline.at) == (INLINE, 100.5)
+    assert (multi.priority, multi.queue_deadline.at) == (MULTILINE, 102.0)
+    assert inline.queue_deadline.clock is clock  # checked on the clock it was set with, wherever it is checked
+    clock.time += 1.0
+    assert inline.queue_deadline.passed()
+    assert not multi.queue_deadline.passed()
+    clock.time += 2.0
     admission.release(inline)
     admission.release(inline)
     assert admission.in_flight == 1
@@ -75,12 +72,33 @@ def test_retry_after_follows_how_long_requests_hold_their_place() -> None:
     admission, clock = control(per_tenant=1, max_in_flight=1)
     for _ in range(30):  # requests that each take 4 s
         ticket = admission.admit("a", "inline")
-        clock.now += 4.0
+        clock.time += 4.0
         admission.release(ticket)
     admission.admit("a", "inline")
     with pytest.raises(OverloadedError) as refused:
         admission.admit("a", "inline")
     assert 3500 < refused.value.retry_after_ms < 4500
+
+
+class _EngineGate:
+    """Holds the engine's worker thread in a function until released, so what is submitted meanwhile queues."""
+
+    def __init__(self, backend: Any) -> None:
+        self.backend = backend
+        self._started = threading.Event()
+        self._gate = threading.Event()
+
+    async def hold(self) -> asyncio.Future[Any]:
+        def held(_engine: Any) -> None:
+            self._started.set()
+            self._gate.wait(10)
+
+        blocker = asyncio.ensure_future(self.backend.call(held))
+        assert await asyncio.to_thread(self._started.wait, 10), "the engine never ran the holding function"
+        return blocker
+
+    def release(self) -> None:
+        self._gate.set()
 
 
 # -- the engine queue --------------------------------------------------------------------------------------
@@ -90,16 +108,14 @@ def test_retry_after_follows_how_long_requests_hold_their_place() -> None:
 def test_the_engine_runs_inline_before_multiline_and_drops_requests_past_their_queue_deadline(
     backend: Any,
 ) -> None:
-    import time
-
     order: list[str] = []
+    clock = ManualClock(100.0)
 
     async def scenario() -> None:
-        gate = threading.Event()
-        blocker = asyncio.ensure_future(backend.call(lambda _engine: gate.wait(10)))
-        await asyncio.sleep(0.05)  # the engine is busy: what follows queues
+        gate = _EngineGate(backend)
+        blocker = await gate.hold()  # the engine is busy: what follows queues
 
-        async def ask(name: str, priority: int, deadline: float | None = None) -> str | None:
+        async def ask(name: str, priority: int, deadline: Deadline | None = None) -> str | None:
             request = GenerationRequest(Prompt(("x = ",)), max_tokens=2, priority=priority, queue_deadline=deadline)
             async for event in backend.generate(request):
                 if isinstance(event, DoneEvent):
@@ -109,11 +125,12 @@ def test_the_engine_runs_inline_before_multiline_and_drops_requests_past_their_q
 
         jobs = [
             asyncio.ensure_future(ask("multi", MULTILINE)),
-            asyncio.ensure_future(ask("late", INLINE, time.perf_counter() + 0.01)),
+            asyncio.ensure_future(ask("late", INLINE, Deadline(clock.time + 1.0, clock))),
             asyncio.ensure_future(ask("inline", INLINE)),
         ]
-        await asyncio.sleep(0.1)
-        gate.set()
+        await settle()  # all three are queued
+        clock.tick(2.0)  # the late one's queue deadline passes while the engine is busy
+        gate.release()
         await blocker
         reasons = await asyncio.gather(*jobs)
         assert reasons == [None, QUEUE_DEADLINE, None]
@@ -176,9 +193,8 @@ def test_a_queued_request_that_is_superseded_ends_at_once_not_when_the_engine_re
     import time
 
     async def scenario() -> float:
-        gate = threading.Event()
-        blocker = asyncio.ensure_future(backend.call(lambda _engine: gate.wait(10)))
-        await asyncio.sleep(0.05)
+        gate = _EngineGate(backend)
+        blocker = await gate.hold()
         request = GenerationRequest(Prompt(("x = ",)), max_tokens=2)
         started = time.perf_counter()
 
@@ -189,11 +205,11 @@ def test_a_queued_request_that_is_superseded_ends_at_once_not_when_the_engine_re
             return None  # pragma: no cover
 
         waiting = asyncio.ensure_future(consume())
-        await asyncio.sleep(0.05)
+        await settle()  # queued behind the held engine
         request.cancel.cancel("superseded")
         reason = await asyncio.wait_for(waiting, 2)
         ended = time.perf_counter() - started
-        gate.set()
+        gate.release()
         await blocker
         assert reason == "superseded"
         return ended
@@ -204,7 +220,8 @@ def test_a_queued_request_that_is_superseded_ends_at_once_not_when_the_engine_re
 @pytest.mark.model
 def test_the_language_servers_gateway_lane_waits_out_retry_after(service: CompletionService) -> None:
     from keystroke.errors import RemoteUnavailableError
-    from keystroke.services.remote_lane import GatewayLane
+    from keystroke.services.preparation import Preparation
+    from keystroke.transports.http.client import GatewayLane
 
     settings = make_settings(**{"admission.max_in_flight": 1})
     stalled = CompletionService(StallingBackend(service.backend), service.profile, settings)
@@ -222,12 +239,15 @@ def test_the_language_servers_gateway_lane_waits_out_retry_after(service: Comple
 
         async def ask_three_times() -> list[str]:
             lane = GatewayLane(url, clock=lambda: now[0])
+            prepared = await Preparation(settings).prepare(
+                CompletionRequest(prefix="y = ", mode="inline"), "t", gather=False
+            )
             messages = []
             try:
                 for advance in (0.0, 0.5, 0.0):
                     now[0] += advance
                     with pytest.raises(RemoteUnavailableError) as refused:
-                        await lane.complete(CompletionRequest(prefix="y = ", mode="inline"))
+                        await lane.complete(prepared)
                     messages.append(str(refused.value))
             finally:
                 await lane.aclose()

@@ -12,6 +12,7 @@ from keystroke.domain.telemetry.retention import RetentionTracker, surviving, th
 from keystroke.domain.telemetry.store import TelemetryStore
 from keystroke.services.editor import EditorService
 from keystroke.services.local_lane import LocalLane
+from keystroke.testing import ManualClock
 from tests.conftest import run
 
 ACCEPTED = "return left + rights"  # 20 characters
@@ -69,17 +70,6 @@ def test_a_closed_document_is_not_measured_later() -> None:
     assert tracker.due(500.0) == []
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def now(self) -> float:
-        return self.t
-
-    async def sleep(self, seconds: float) -> None:
-        self.t += seconds
-
-
 class Collect:
     def __init__(self, store: TelemetryStore) -> None:
         self.store = store
@@ -90,7 +80,7 @@ class Collect:
 
 def test_accept_then_delete_half_retains_half_at_30_s() -> None:
     """The issue's scripted edits: accept a suggestion, delete half of it; the 30 s figure is 50%."""
-    clock, store = FakeClock(), TelemetryStore(None)
+    clock, store = ManualClock(1000.0, sleeps_pass_time=True), TelemetryStore(None)
     editor = EditorService(None, LocalLane(), load_settings(environ={}), clock=clock, telemetry=Collect(store))
     uri, before = "file:///w/m.py", "def add(left, right):\n    "
     editor.open(uri, before, 1, "python")
@@ -98,17 +88,17 @@ def test_accept_then_delete_half_retains_half_at_30_s() -> None:
     text = before + ACCEPTED
     editor.change(uri, 2, text)  # the editor inserts the suggestion...
     assert editor.accepted("s1")  # ...then runs the accept command
-    clock.t += 10
+    clock.time += 10
     editor.change(uri, 3, text[: len(before) + 10])  # the user deletes the second half
-    clock.t += 19.9
+    clock.time += 19.9
     run(editor.feedback.flush())
     assert store.rates("acme").retained_rate["30s"] is None  # not due yet
-    clock.t += 0.1
+    clock.time += 0.1
     run(editor.feedback.flush())
     rates = store.rates("acme")
     assert rates.retained_rate["30s"] == pytest.approx(0.5)
     assert (rates.acceptance_rate, rates.shown, rates.typed_over) == (1.0, 1, 0)
-    clock.t += 300
+    clock.time += 300
     editor.change(uri, 4, before)  # the rest goes too
     run(editor.feedback.flush())
     assert store.rates("acme").retained_rate == {"30s": 0.5, "120s": 0.0, "300s": 0.0}

@@ -30,6 +30,7 @@ from keystroke.domain.prompt.assembly import PrefixCutMemo, PromptInput, Snippet
 from keystroke.domain.prompt.profiles import ModelProfile
 from keystroke.domain.statistics import percentiles
 from keystroke.services.context import ContextService
+from keystroke.testing import ManualClock
 
 Progress = Callable[[int], None]
 Encoder = Callable[[Prompt], list[int]]
@@ -85,16 +86,6 @@ class ContextReport:
         return {"summary": self.summary(), "keystrokes": [asdict(k) for k in self.keystrokes]}
 
 
-class SimulatedClock:
-    """The typing rhythm's clock: advanced by the replay, read by the typing model."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def intervals(text: str, seed: int = 7) -> list[float]:
     """Milliseconds before each character of `text`: a typing rhythm with occasional pauses."""
     rng = random.Random(seed)
@@ -129,7 +120,7 @@ def pick_function(text: str, language: str, name: str | None) -> tuple[str, int,
 
 def run_context(
     context: ContextService,
-    clock: SimulatedClock,
+    clock: ManualClock,
     profile: ModelProfile,
     encode: Encoder,
     settings: Settings,
@@ -149,7 +140,7 @@ def run_context(
     previous: list[int] = []
     ours, floor = PrefixCutMemo(), PrefixCutMemo()  # each path keeps its own, as a service would
     for offset, interval in zip(keystroke_offsets(body, 0, len(body)), intervals(body), strict=False):
-        clock.now += interval / 1000
+        clock.tick(interval / 1000)
         prefix = text[:start] + body[:offset]
         began = time.perf_counter()
         outcome = context.snippets_for(

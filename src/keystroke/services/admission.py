@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from keystroke.config import AdmissionSettings
-from keystroke.domain.engines.base import BACKGROUND_PRIORITY
+from keystroke.domain.engines.base import BACKGROUND_PRIORITY, Deadline
 from keystroke.domain.postprocess.shaping import Mode
 from keystroke.errors import OverloadedError
 
@@ -39,7 +39,7 @@ _SMOOTHING = 0.2
 class Ticket:
     tenant: str
     priority: int
-    queue_deadline: float  # the clock's time by which the engine must have started the request
+    queue_deadline: Deadline  # by when the engine must have started the request (on the admission's clock)
     admitted_at: float
     released: bool = False
 
@@ -74,7 +74,7 @@ class AdmissionControl:
         self._per_tenant[tenant] += 1
         self._in_flight += 1
         priority = BACKGROUND if background else MULTILINE if multiline else INLINE
-        return Ticket(tenant, priority, now + wait_ms / 1000, now)
+        return Ticket(tenant, priority, Deadline(now + wait_ms / 1000, self._clock), now)
 
     def release(self, ticket: Ticket) -> None:
         if ticket.released:

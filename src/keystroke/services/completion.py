@@ -2,11 +2,10 @@
 
 The gateway, the CLI, the evaluation harness and the benchmarks all call this, so what is measured is what
 is served. Per request, on behalf of a `Tenant` (the security context, an argument to every call): validate
-against the limits, refuse an excluded file (answered without the engine), choose the mode, redact secrets
-(placeholders), gather context (the editor's snippets minus excluded paths, or the workspace's for the tenant
-that owns it), assemble the prompt for the model's profile, supersede the tenant's session's previous request,
-stream the engine's tokens through `shape`, reveal this request's placeholders, report, and write the audit
-record (no code unless the tenant retains code).
+against the limits and admit it, prepare it unless the caller did (`preparation.py`: exclusion, redaction,
+context), assemble the prompt for the lane's model profile, supersede the tenant's session's previous request,
+stream the engine's tokens through `shape`, reveal what is shown (once), and hand the outcome to the listeners
+that keep account of it (`accounting.py`: audit record, usage totals, metrics).
 
 Isolation: sessions, the prompt-cut memo, the redaction chunk cache and the engine's KV state are keyed by
 the tenant's namespace (tenant, model, tokenizer); identical text from two tenants shares none of them.
@@ -17,14 +16,14 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from keystroke.config import Settings
 from keystroke.domain.context.cache import LruCache
 from keystroke.domain.cursor import CursorContext
 from keystroke.domain.engines.base import (
+    Deadline,
     DoneEvent,
     GenerationRequest,
     GenerationStats,
@@ -35,17 +34,17 @@ from keystroke.domain.postprocess.modes import resolve_mode
 from keystroke.domain.postprocess.ranking import choose, rank_plan
 from keystroke.domain.postprocess.shaping import Mode, Shaped, Tail, shape, stop_check
 from keystroke.domain.postprocess.syntax import is_python
-from keystroke.domain.privacy.audit import AuditLog, AuditRecord, RetainedCode, latency_bucket
-from keystroke.domain.privacy.redaction import Vault
+from keystroke.domain.privacy.audit import AuditLog
 from keystroke.domain.privacy.tenants import LOCAL, Tenant
-from keystroke.domain.prompt.assembly import PrefixCutMemo, PromptInput, Snippet, assemble
+from keystroke.domain.prompt.assembly import PrefixCutMemo, PromptInput, assemble
 from keystroke.domain.prompt.profiles import ModelProfile
 from keystroke.errors import InvalidRequestError, PayloadTooLargeError
+from keystroke.services.accounting import EXCLUDED, AuditTrail, Listener, Served, UsageLedger, metrics_listener
 from keystroke.services.admission import AdmissionControl, Ticket
-from keystroke.services.context import ContextOutcome, ContextService, allowed_snippets, exclusion_rules
+from keystroke.services.context import ContextService
 from keystroke.services.lanes import LaneEngine, Lanes, lane_of
 from keystroke.services.metrics import Metrics
-from keystroke.services.privacy import Redactor
+from keystroke.services.preparation import Preparation, PreparedRequest
 from keystroke.services.sessions import SessionRegistry
 from keystroke.services.types import (
     CompletionEvent,
@@ -62,19 +61,9 @@ from keystroke.services.types import (
 
 Clock = Callable[[], float]
 LOCAL_TENANT = Tenant(LOCAL)
-EXCLUDED = "excluded"
 DEADLINE = "deadline"
 
 _TAIL_AFTER: dict[str, Tail] = {"eos": "complete", "stop": "complete", "length": "truncated", "cancelled": "open"}
-
-
-@dataclass(frozen=True)
-class _Served:
-    """Who answered a request: its id, lane and the lane's model (for the audit record)."""
-
-    request_id: str
-    lane: Lane
-    model: str
 
 
 @dataclass
@@ -83,18 +72,22 @@ class _Progress:
 
     started: float
     request_id: str
-    ctx: CursorContext
+    prepared: PreparedRequest
     mode: Mode
-    max_lines: int
-    namespace: str  # the tenant's cache namespace: KV owner, prompt memo, redaction cache
-    vault: Vault
     lane: Lane
     engine: LaneEngine
+    namespace: str  # the tenant's cache namespace on the lane's model: KV owner, prompt memo
+    max_lines: int
+    ctx: CursorContext = field(init=False)
     ranked: bool = False
     raw: str = ""
-    emitted: str = ""
+    emitted: str = ""  # as the model wrote it (placeholders)
+    shown: str = ""  # as revealed to the caller
     first_token_ms: float | None = None
     first_action_ms: float | None = None
+
+    def __post_init__(self) -> None:
+        self.ctx = CursorContext(self.prepared.request.prefix, self.prepared.request.suffix)
 
 
 class CompletionService:
@@ -108,23 +101,32 @@ class CompletionService:
         audit: AuditLog | None = None,
         lanes: Lanes | None = None,
     ) -> None:
-        """`backend` and `profile` serve every lane unless `lanes` gives some lanes engines of their own."""
+        """`backend` and `profile` serve every lane unless `lanes` gives some lanes engines of their own;
+        `context`: the workspace's, for the tenant that owns it (`context.workspace_tenant`)."""
         self.lanes = lanes or Lanes.single(backend, profile)
         self.backend = backend
         self.profile = profile
         self.settings = settings
-        self.context = context
         self.audit = audit
-        self.redactor = Redactor(settings.privacy)
+        self.preparation = Preparation(settings, context)
         self._clock = clock
         self._sessions = SessionRegistry()
-        self._rules = exclusion_rules(settings)
         self._cuts: LruCache[str, PrefixCutMemo] = LruCache("prompt cut memos per namespace", 256)
         self.admission = AdmissionControl(settings.admission, clock)
         self.metrics = Metrics(lambda: self.admission.refused)
-        self._usage: dict[str, Counter[str]] = {}  # per tenant name: running totals (see `usage`)
+        self.ledger = UsageLedger()
+        self.listeners: list[Listener] = [self.ledger, metrics_listener(self.metrics)]
+        if audit is not None:
+            self.listeners.append(AuditTrail(audit))
 
-    async def complete(self, request: CompletionRequest, tenant: Tenant = LOCAL_TENANT) -> CompletionResult:
+    @property
+    def context(self) -> ContextService | None:
+        """The workspace's context service, when this service collects context itself."""
+        return self.preparation.context
+
+    async def complete(
+        self, request: CompletionRequest | PreparedRequest, tenant: Tenant = LOCAL_TENANT
+    ) -> CompletionResult:
         """The whole completion at once (the non-streaming path)."""
         stream = self.stream(request, tenant)
         try:
@@ -135,15 +137,17 @@ class CompletionService:
             await stream.aclose()  # the audit record, usage and admission settle now
         raise AssertionError("stream ended without a Finished event")  # pragma: no cover
 
-    def stream(self, request: CompletionRequest, tenant: Tenant = LOCAL_TENANT) -> Admitted:
+    def stream(self, request: CompletionRequest | PreparedRequest, tenant: Tenant = LOCAL_TENANT) -> Admitted:
         """FirstAction when the first line is complete, Delta per further line, then Finished.
 
-        Checks the request and admits it before returning, so a bad one (or one refused with 429) fails here,
-        before any event is sent."""
+        A `PreparedRequest` is taken as it is (its caller, in this process, prepared it); a plain request is
+        prepared here. Checks the request and admits it before returning, so a bad one (or one refused with
+        429) fails here, before any event is sent."""
         started = self._clock()
-        self._validate(request)
-        mode = resolve_mode(request.mode, CursorContext(request.prefix, request.suffix))
-        ticket = self.admission.admit(tenant.name, mode, request.background)
+        asked = request.request if isinstance(request, PreparedRequest) else request
+        self._validate(asked)
+        mode = resolve_mode(asked.mode, CursorContext(asked.prefix, asked.suffix))
+        ticket = self.admission.admit(tenant.name, mode, asked.background)
         return Admitted(self._stream(request, tenant, started, mode, ticket), lambda: self.admission.release(ticket))
 
     def namespace(self, tenant: Tenant, backend: InferenceBackend | None = None) -> str:
@@ -156,37 +160,35 @@ class CompletionService:
         for backend in self.lanes.backends():
             await backend.aclose()
 
-    def excluded(self, filepath: str | None) -> bool:
-        """Whether the file is kept out of every prompt (default rules, configuration, organisation policy)."""
-        return bool(filepath) and self._rules.excludes_named(str(filepath))
+    def usage(self, tenant: Tenant) -> dict[str, int]:
+        """The tenant's running totals since the service started (what `GET /v1/usage` answers)."""
+        return self.ledger.of(tenant)
 
     async def _stream(
-        self, original: CompletionRequest, tenant: Tenant, started: float, mode: Mode, ticket: Ticket
+        self, request: CompletionRequest | PreparedRequest, tenant: Tenant, started: float, mode: Mode, ticket: Ticket
     ) -> AsyncGenerator[CompletionEvent, None]:
-        request_id = original.request_id or f"cmpl-{uuid.uuid4().hex[:24]}"
-        if self.excluded(original.filepath):
-            refused = self._excluded(request_id, mode, lane_of(mode, original.trigger))
-            self._audit(tenant, original, refused, _Served(request_id, refused.lane, refused.model), 0)
-            self.metrics.request(tenant.name, refused.lane, refused.model, EXCLUDED, None, None)
-            yield Finished(refused)
-            return
-        lane = lane_of(mode, original.trigger)
+        asked = request.request if isinstance(request, PreparedRequest) else request
+        lane = lane_of(mode, asked.trigger)
         engine = self.lanes.engine(lane)
         namespace = self.namespace(tenant, engine.backend)
-        request, vault = self.redactor.request(original, namespace)
-        ctx = CursorContext(request.prefix, request.suffix)
+        prepared = request if isinstance(request, PreparedRequest) else await self._prepare(asked, tenant, namespace)
+        request_id = asked.request_id or f"cmpl-{uuid.uuid4().hex[:24]}"
+        if prepared.excluded:
+            refused = self._excluded(request_id, mode, lane)
+            self._report(Served(tenant, asked, request_id, lane, engine.model, refused, None))
+            yield Finished(refused)
+            return
         max_lines = 1 if mode == "inline" else self.settings.completion.multiline_max_lines
-        progress = _Progress(started, request_id, ctx, mode, max_lines, namespace, vault, lane, engine)
-        context = await self._context(request, tenant, namespace, vault)
-        generation = self._generation_request(request, progress, context.snippets)
+        progress = _Progress(started, request_id, prepared, mode, lane, engine, namespace, max_lines)
+        generation = self._generation_request(progress)
         generation.priority, generation.queue_deadline = ticket.priority, ticket.queue_deadline
         prompt_build_ms = self._since(started)
         remaining_s = self.settings.admission.request_timeout_ms / 1000 - (self._clock() - started)
-        generation.drop_deadline = self._clock() + remaining_s
+        generation.drop_deadline = Deadline.after(remaining_s, self._clock)
         deadline = asyncio.get_running_loop().call_later(max(remaining_s, 0.0), generation.cancel.cancel, DEADLINE)
         stats: GenerationStats | None = None
         result: CompletionResult | None = None
-        session = None if request.session_id is None else f"{tenant.name}\x1f{request.session_id}"
+        session = None if asked.session_id is None else f"{tenant.name}\x1f{asked.session_id}"
         self._sessions.begin(session, generation.cancel)
         failed = False
         try:
@@ -197,13 +199,10 @@ class CompletionService:
                 for update in self._advance(progress, event):
                     yield update
             assert stats is not None
-            final = shape(progress.raw, progress.ctx, mode, tail=_TAIL_AFTER[stats.finish_reason], max_lines=max_lines)
-            best = choose(stats.candidates)
-            if best is not None:
-                final = Shaped(best.text, complete=True)
+            final = self._final(progress, stats)
             for update in self._emit(progress, final):
                 yield update
-            result = self._result(progress, final, stats, prompt_build_ms, context)
+            result = self._result(progress, final, stats, prompt_build_ms)
             yield Finished(result)
         except Exception:
             failed = True
@@ -212,14 +211,26 @@ class CompletionService:
             deadline.cancel()
             self._sessions.end(session, generation.cancel)
             retained = generation.prompt.render() if tenant.retain_code else ""
-            outcome = "error" if failed else "cancelled" if result is None else _outcome(result)
-            served = _Served(request_id, lane, engine.model)
-            self._audit(tenant, original, result, served, len(vault), retained, progress.emitted, outcome)
-            self._count(tenant, stats, result)
-            if original.background:  # a prefetch: counted apart, its (queued) latency is no user's wait
-                self.metrics.request(tenant.name, "prefetch", engine.model, outcome.split(":")[0], None, stats)
-            else:
-                self.metrics.request(tenant.name, lane, engine.model, outcome.split(":")[0], result, stats)
+            served = Served(tenant, prepared.request, request_id, lane, engine.model, result, stats, failed,
+                            prepared.redactions, retained, progress.emitted if retained else "")  # fmt: skip
+            self._report(served)
+
+    async def _prepare(self, request: CompletionRequest, tenant: Tenant, namespace: str) -> PreparedRequest:
+        """A request from another process, prepared here: the workspace's context only for its own tenant."""
+        gather = tenant.name == self.settings.context.workspace_tenant
+        return await self.preparation.prepare(request, namespace, gather=gather)
+
+    def _report(self, served: Served) -> None:
+        for listener in self.listeners:
+            listener(served)
+
+    def _final(self, progress: _Progress, stats: GenerationStats) -> Shaped:
+        """The answer once the generation ended: the chosen candidate of a ranked one, else the text shaped."""
+        best = choose(stats.candidates)
+        if best is not None:
+            return Shaped(best.text, complete=True)
+        tail = _TAIL_AFTER[stats.finish_reason]
+        return shape(progress.raw, progress.ctx, progress.mode, tail=tail, max_lines=progress.max_lines)
 
     def _heals(self, engine: LaneEngine) -> bool:
         """Whether prompts end before their last token, which the model then generates (token healing)."""
@@ -229,48 +240,28 @@ class CompletionService:
 
     def _validate(self, request: CompletionRequest) -> None:
         limits = self.settings.limits
-        for field, text, limit in (
+        for name, text, limit in (
             ("segments.prefix", request.prefix, limits.max_prefix_bytes),
             ("segments.suffix", request.suffix, limits.max_suffix_bytes),
         ):
             try:
                 size = len(text.encode("utf-8"))
             except UnicodeEncodeError as exc:
-                raise InvalidRequestError(f"{field} contains an unpaired UTF-16 surrogate", field) from exc
+                raise InvalidRequestError(f"{name} contains an unpaired UTF-16 surrogate", name) from exc
             if size > limit:
-                raise PayloadTooLargeError(f"{field} is {size} bytes; the limit is {limit} bytes", field)
+                raise PayloadTooLargeError(f"{name} is {size} bytes; the limit is {limit} bytes", name)
         if request.max_tokens is not None and not 1 <= request.max_tokens <= limits.max_tokens:
             raise InvalidRequestError(
                 f"max_tokens must be between 1 and {limits.max_tokens}, got {request.max_tokens}", "max_tokens"
             )
 
-    async def _context(
-        self, request: CompletionRequest, tenant: Tenant, namespace: str, vault: Vault
-    ) -> ContextOutcome:
-        """The editor's snippets when it sent any (excluded paths dropped), else the workspace's, if any and
-        if this tenant owns it (redacted in the request's vault)."""
-        given = allowed_snippets(request.snippets, self._rules)
-        if given or self.context is None or tenant.name != self.settings.context.workspace_tenant:
-            return ContextOutcome(given)
-        found = await asyncio.to_thread(
-            self.context.snippets_for,
-            filepath=request.filepath,
-            prefix=request.prefix,
-            suffix=request.suffix,
-            language=request.language,
-            session_id=request.session_id,
-        )
-        snippets = self.redactor.snippets(found.snippets, vault, namespace)
-        return ContextOutcome(snippets, found.depth, found.reports, found.ms)
-
-    def _generation_request(
-        self, request: CompletionRequest, progress: _Progress, snippets: tuple[Snippet, ...]
-    ) -> GenerationRequest:
+    def _generation_request(self, progress: _Progress) -> GenerationRequest:
+        request = progress.prepared.request
         prompt_settings = self.settings.prompt
         engine = progress.engine
         assembled = assemble(
             engine.profile,
-            PromptInput(request.prefix, request.suffix, request.language, request.filepath, snippets),
+            PromptInput(request.prefix, request.suffix, request.language, request.filepath, request.snippets),
             engine.backend.tokenizer,
             budget_tokens=prompt_settings.budget_tokens,
             suffix_share=prompt_settings.suffix_share,
@@ -319,7 +310,8 @@ class CompletionService:
             return []
         first = not progress.emitted
         progress.emitted = shaped.text
-        shown = self.redactor.reveal(new, progress.vault)
+        shown = progress.prepared.reveal(new)
+        progress.shown += shown
         if first:
             progress.first_action_ms = self._since(progress.started)
             ms = progress.first_action_ms
@@ -327,12 +319,7 @@ class CompletionService:
         return [Delta(shown)]
 
     def _result(
-        self,
-        progress: _Progress,
-        final: Shaped,
-        stats: GenerationStats,
-        prompt_build_ms: float,
-        context: ContextOutcome,
+        self, progress: _Progress, final: Shaped, stats: GenerationStats, prompt_build_ms: float
     ) -> CompletionResult:
         abstain = final.abstain
         if stats.finish_reason == "cancelled" and not progress.emitted:
@@ -342,7 +329,7 @@ class CompletionService:
             model=progress.engine.model,
             mode=progress.mode,
             lane=progress.lane,
-            text=self.redactor.reveal(progress.emitted, progress.vault),
+            text=progress.shown,
             finish_reason=stats.finish_reason,
             abstain_reason=abstain if not progress.emitted else None,
             usage=Usage(stats.prompt_tokens, stats.cached_tokens, stats.completion_tokens, stats.decoded_candidates),
@@ -355,7 +342,7 @@ class CompletionService:
                 first_action_ms=progress.first_action_ms,
                 total_ms=self._since(progress.started),
             ),
-            context=ContextUse.of(context),
+            context=ContextUse.of(progress.prepared.context),
         )
 
     def _excluded(self, request_id: str, mode: Mode, lane: Lane) -> CompletionResult:
@@ -372,66 +359,8 @@ class CompletionService:
             timings=Timings(0.0, 0.0, 0.0, 0.0, None, None, 0.0),
         )
 
-    def _audit(
-        self,
-        tenant: Tenant,
-        request: CompletionRequest,
-        result: CompletionResult | None,
-        served: _Served,
-        redactions: int,
-        prompt: str = "",
-        completion: str = "",
-        outcome: str | None = None,
-    ) -> None:
-        """The request's audit record: sizes, timings and outcome; the (redacted) code only if retained."""
-        if self.audit is None:
-            return
-        if outcome is None:
-            outcome = "cancelled" if result is None else _outcome(result)
-        record = AuditRecord(
-            request_id=served.request_id,
-            model=served.model,
-            lane=served.lane,
-            trigger=request.trigger,
-            prefix_bytes=len(request.prefix.encode("utf-8", "replace")),
-            suffix_bytes=len(request.suffix.encode("utf-8", "replace")),
-            snippets=result.context.snippets if result else 0,
-            redactions=redactions,
-            prompt_tokens=result.usage.prompt_tokens if result else 0,
-            cached_tokens=result.usage.cached_tokens if result else 0,
-            completion_chars=len(result.text) if result else 0,
-            latency=latency_bucket(result.timings.first_action_ms if result else None),
-            outcome=outcome,
-        )
-        self.audit.record(tenant, record, RetainedCode(prompt, completion) if prompt else None)
-
-    def usage(self, tenant: Tenant) -> dict[str, int]:
-        """The tenant's running totals since the service started (what `GET /v1/usage` answers)."""
-        return dict(self._usage.get(tenant.name, Counter()))
-
-    def _count(self, tenant: Tenant, stats: GenerationStats | None, result: CompletionResult | None) -> None:
-        totals = self._usage.setdefault(tenant.name, Counter())
-        totals["requests"] += 1
-        totals["shown"] += bool(result and result.text)
-        if stats is not None:
-            totals["prompt_tokens"] += stats.prompt_tokens
-            totals["cached_tokens"] += stats.cached_tokens
-            totals["decoded_tokens"] += stats.completion_tokens
-            totals["draft_rounds"] += stats.draft_rounds
-            totals["draft_accepted"] += stats.draft_accepted
-            if not (result and result.text):
-                totals["unshown_decoded_tokens"] += stats.completion_tokens
-
     def _since(self, start: float) -> float:
         return (self._clock() - start) * 1000
-
-
-def _outcome(result: CompletionResult) -> str:
-    if result.text:
-        return "shown"
-    if result.abstain_reason == EXCLUDED:
-        return EXCLUDED
-    return f"abstained:{result.abstain_reason or result.finish_reason}"
 
 
 class Admitted(AsyncIterator[CompletionEvent]):

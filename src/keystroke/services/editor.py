@@ -47,18 +47,16 @@ from keystroke.domain.editor.router import Lane, Route, route
 from keystroke.domain.editor.session import DocumentSession, Position, Ticket
 from keystroke.domain.editor.triggers import DebounceSettings, Rhythm, Trigger, classify
 from keystroke.domain.editor.window import upload_window, window_chars
-from keystroke.domain.privacy.exclusion import ExclusionRules
-from keystroke.domain.privacy.redaction import Vault
-from keystroke.domain.prompt.assembly import Snippet
 from keystroke.domain.statistics import percentiles
 from keystroke.errors import RemoteUnavailableError
-from keystroke.services.context import ContextService, exclusion_rules
+from keystroke.services.context import ContextService
 from keystroke.services.feedback import Feedback, TelemetrySink
 from keystroke.services.local_lane import LocalItem, LocalLane, LocalQuery
 from keystroke.services.prefetch import Prefetches, next_prefix
-from keystroke.services.privacy import Redactor
+from keystroke.services.preparation import Preparation, PreparedRequest
 from keystroke.services.remote_lane import RemoteAnswer, RemoteLane
 from keystroke.services.types import CompletionRequest
+from keystroke.services.types import Trigger as RequestTrigger
 from keystroke.services.workspace import Watcher, open_workspace
 
 log = logging.getLogger(__name__)
@@ -182,8 +180,7 @@ class EditorService:
         self.cache = ResultCache(self.settings.cache_entries, self.settings.cache_ttl_s, self.clock.now)
         self.stats = EditorStats()
         self.feedback = Feedback(telemetry, self.clock.now)
-        self._rules: ExclusionRules = exclusion_rules(settings)
-        self.redactor = Redactor(settings.privacy)
+        self.preparation = Preparation(settings)  # exclusion, redaction and context, before upload
         self._debounce = DebounceSettings(
             self.settings.debounce_ms, self.settings.debounce_min_ms, self.settings.debounce_max_ms
         )
@@ -191,7 +188,6 @@ class EditorService:
         self._inflight: dict[str, _InFlight] = {}
         self.prefetches = Prefetches()
         self._window = window_chars(settings.prompt.budget_tokens)  # what of a huge file goes to the model
-        self.context: ContextService | None = None  # the workspace's, once indexed
         self._watcher: Watcher | None = None
 
     async def connect(self) -> None:
@@ -203,9 +199,10 @@ class EditorService:
         log.info("remote lane serves %s", self.remote.model)
         if not policy.exclude and not policy.patterns:
             return
-        self._rules = exclusion_rules(self._all_settings, policy.exclude)
-        privacy = self._all_settings.privacy
-        self.redactor = Redactor(privacy.model_copy(update={"patterns": (*privacy.patterns, *policy.patterns)}))
+        context = self.preparation.context
+        self.preparation = Preparation(
+            self._all_settings, context, policy_exclude=policy.exclude, policy_patterns=policy.patterns
+        )
         for document in self._documents.values():
             document.excluded = document.excluded or self._excludes(document.path, self._relative(document.path))
 
@@ -221,9 +218,10 @@ class EditorService:
         limit = self.settings.index_max_files
         index = await asyncio.to_thread(open_workspace, self._all_settings, progress, self.root, limit)
         tokenizer = self.remote.tokenizer or EstimatedTokenizer()
-        self.context = ContextService.for_workspace(index, tokenizer, self._all_settings)
+        context = ContextService.for_workspace(index, tokenizer, self._all_settings)
+        self.preparation.context = context
         if self._all_settings.context.watch:
-            self._watcher = Watcher(index, self.context.engine.recent).start()
+            self._watcher = Watcher(index, context.engine.recent).start()
         return index.last_summary
 
     # -- documents ---------------------------------------------------------------------------------------
@@ -274,6 +272,11 @@ class EditorService:
         document = self._documents.pop(uri, None)
         if document is not None and document.timer is not None:
             document.timer.cancel()
+
+    @property
+    def context(self) -> ContextService | None:
+        """The workspace's context service, once indexed."""
+        return self.preparation.context
 
     def document(self, uri: str) -> Document | None:
         return self._documents.get(uri)
@@ -362,11 +365,14 @@ class EditorService:
         if not await self._debounced(document, Trigger.INVOKED if invoked else document.trigger):
             return None
         lane = "multiline" if chosen.lane == "multiline" else "inline"
-        snippets = await self._snippets(document, *upload_window(prefix, suffix, self._window))
+        trigger: RequestTrigger = "invoked" if invoked else "automatic"
+        request = self._request(document, prefix, suffix, lane, trigger=trigger)
+        prepared = await self._prepare(document, request)
+        self.stats.with_context += bool(prepared.context.snippets)
         if not document.session.is_current(ticket):
             return None  # the user typed on while the context was collected
         try:
-            answer = await self._generate(document, prefix, suffix, lane, invoked, snippets)
+            answer = await self._generate(document, prefix, suffix, prepared)
         except RemoteUnavailableError as exc:
             self.stats.remote_errors += 1
             log.warning("remote lane unavailable, answering locally: %s", exc)
@@ -456,21 +462,10 @@ class EditorService:
         return True
 
     async def _generate(
-        self, document: Document, prefix: str, suffix: str, mode: str, invoked: bool, snippets: tuple[Snippet, ...]
+        self, document: Document, prefix: str, suffix: str, prepared: PreparedRequest
     ) -> RemoteAnswer | None:
-        assert self.remote is not None
         self._cancel(document.uri, "a newer generation")
-        request = CompletionRequest(
-            *upload_window(prefix, suffix, self._window),
-            document.language,
-            document.key,
-            snippets=snippets,
-            mode="multiline" if mode == "multiline" else "inline",
-            session_id=f"lsp:{document.uri}",
-            trigger="invoked" if invoked else "automatic",
-        )
-        request, vault = self._redacted(document, request)
-        task = asyncio.ensure_future(self._timed(self.remote, request, vault))
+        task = asyncio.ensure_future(self._timed(prepared))
         inflight = _InFlight(prefix, suffix, task)
         self._inflight[document.uri] = inflight
         self.stats.sent += 1
@@ -479,13 +474,40 @@ class EditorService:
             self.cache.store(self._scope(document), prefix, suffix, answer.text)
         return answer
 
+    def _request(
+        self,
+        document: Document,
+        prefix: str,
+        suffix: str,
+        mode: str,
+        *,
+        trigger: RequestTrigger,
+        background: bool = False,
+    ) -> CompletionRequest:
+        """The request for the model: what the prompt budget can use of the document around the cursor."""
+        return CompletionRequest(
+            *upload_window(prefix, suffix, self._window),
+            document.language,
+            document.key,
+            mode="multiline" if mode == "multiline" else "inline",
+            # a prefetch has its own session: it never supersedes the user's request
+            session_id=f"lsp-prefetch:{document.uri}" if background else f"lsp:{document.uri}",
+            trigger=trigger,
+            background=background,
+        )
+
+    async def _prepare(self, document: Document, request: CompletionRequest) -> PreparedRequest:
+        """Redacted, with context from the indexed workspace (excluded files were never indexed; none before
+        it is ready). The document's exclusion was decided when it opened."""
+        scope = self._scope(document)
+        namespace = f"{scope.tenant}\x1f{scope.model}\x1f{scope.tokenizer}"
+        return await self.preparation.prepare(
+            request, namespace, gather=document.path is not None, excluded=document.excluded
+        )
+
     async def prefetches_settled(self) -> None:
         """Wait for the prefetches in flight to end (tests and benchmarks reading the counters)."""
         await self.prefetches.settled()
-
-    def _redacted(self, document: Document, request: CompletionRequest) -> tuple[CompletionRequest, Vault]:
-        scope = self._scope(document)
-        return self.redactor.request(request, f"{scope.tenant}\x1f{scope.model}\x1f{scope.tokenizer}")
 
     def _prefetch_after(self, document: Document, prefix: str, suffix: str, shown: str) -> None:
         """Ask in the background for the line after a shown suggestion (see `prefetch.py`)."""
@@ -501,21 +523,10 @@ class EditorService:
         self.stats.prefetch_started += 1
 
     async def _prefetch(self, document: Document, target: str, suffix: str) -> None:
-        assert self.remote is not None
-        snippets = await self._snippets(document, *upload_window(target, suffix, self._window), counted=False)
-        request = CompletionRequest(
-            *upload_window(target, suffix, self._window),
-            document.language,
-            document.key,
-            snippets=snippets,
-            mode="inline",
-            session_id=f"lsp-prefetch:{document.uri}",  # its own session: it never supersedes the user's request
-            trigger="automatic",
-            background=True,
-        )
-        request, vault = self._redacted(document, request)
+        request = self._request(document, target, suffix, "inline", trigger="automatic", background=True)
+        prepared = await self._prepare(document, request)
         try:
-            answer = await self._timed(self.remote, request, vault, measured=False)
+            answer = await self._timed(prepared, measured=False)
         except RemoteUnavailableError as exc:
             log.debug("prefetch for %s not answered: %s", document.uri, exc)
             return
@@ -524,37 +535,18 @@ class EditorService:
         if answer.text:
             self.cache.store(self._scope(document), target, suffix, answer.text, prefetched=True, tokens=tokens)
 
-    async def _snippets(
-        self, document: Document, prefix: str, suffix: str, counted: bool = True
-    ) -> tuple[Snippet, ...]:
-        """Context from the indexed workspace (excluded files were never indexed); none before it is ready.
-        `counted`: a generation the user asked for (the stats' `with_context`; not a prefetch)."""
-        if self.context is None or document.path is None:
-            return ()
-        outcome = await asyncio.to_thread(
-            self.context.snippets_for,
-            filepath=document.path,
-            prefix=prefix,
-            suffix=suffix,
-            language=document.language,
-            session_id=document.uri,
-        )
-        self.stats.with_context += counted and bool(outcome.snippets)
-        return outcome.snippets
-
-    async def _timed(
-        self, remote: RemoteLane, request: CompletionRequest, vault: Vault, measured: bool = True
-    ) -> RemoteAnswer:
-        """The remote answer within the timeout, its placeholders filled back from this request's vault;
-        `measured`: its serving time counts in the stats (not a prefetch's)."""
+    async def _timed(self, prepared: PreparedRequest, measured: bool = True) -> RemoteAnswer:
+        """The remote lane's answer (revealed by the lane) within the timeout; `measured`: its serving time
+        counts in the stats (not a prefetch's)."""
+        assert self.remote is not None
         try:
             async with asyncio.timeout(self.settings.timeout_s):
-                answer = await remote.complete(request)
-            if measured and answer.first_action_ms is not None:
-                self.stats.serving_ms.append(answer.first_action_ms)
-            return replace(answer, text=self.redactor.reveal(answer.text, vault))
+                answer = await self.remote.complete(prepared)
         except TimeoutError as exc:
             raise RemoteUnavailableError(f"no answer within {self.settings.timeout_s:g} s") from exc
+        if measured and answer.first_action_ms is not None:
+            self.stats.serving_ms.append(answer.first_action_ms)
+        return answer
 
     async def _wait(self, uri: str, inflight: _InFlight) -> RemoteAnswer | None:
         """The generation's answer; if this request is cancelled and nobody else waits, the generation too."""
@@ -584,7 +576,7 @@ class EditorService:
         gateway's policy) by name, or a `.keystrokeignore` in its folder or above inside the workspace."""
         if path is None:
             return False
-        if self._rules.excludes_named(relative or path):
+        if self.preparation.rules.excludes_named(relative or path):
             return True
         return relative is not None and self.root is not None and keystroke_ignored(self.root, relative)
 

@@ -13,6 +13,7 @@ import asyncio
 
 from keystroke.domain.engines.base import Tokenizer
 from keystroke.errors import RemoteUnavailableError
+from keystroke.services.preparation import PreparedRequest
 from keystroke.services.remote_lane import RemoteAnswer, RemoteLane, RemotePolicy
 from keystroke.services.types import CompletionRequest
 
@@ -55,15 +56,15 @@ class GatedLane:
     async def connect(self) -> RemotePolicy:
         return await self.inner.connect()
 
-    async def complete(self, request: CompletionRequest) -> RemoteAnswer:
-        self.started.append(request)
+    async def complete(self, prepared: PreparedRequest) -> RemoteAnswer:
+        self.started.append(prepared.request)
         try:
             if not self._open:
                 await self._gate.wait()
             if self._failures:
                 self._failures -= 1
                 raise RemoteUnavailableError("gateway went away (injected)")
-            answer = await self.inner.complete(request)
+            answer = await self.inner.complete(prepared)
         except asyncio.CancelledError:
             self.cancelled += 1
             raise

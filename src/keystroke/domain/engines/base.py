@@ -9,12 +9,35 @@ from the prompt and regenerated, so the model chooses how the boundary is tokeni
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
 FinishReason = Literal["stop", "eos", "length", "cancelled"]
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A moment on one clock, and that clock: whoever sets a deadline chooses the clock (a test, its manual
+    one), and whoever checks it reads the same clock, so two clocks are never compared."""
+
+    at: float
+    clock: Clock = time.perf_counter
+
+    @classmethod
+    def after(cls, seconds: float, clock: Clock = time.perf_counter) -> Deadline:
+        return cls(clock() + seconds, clock)
+
+    def passed(self) -> bool:
+        return self.clock() > self.at
+
+    def remaining_s(self) -> float:
+        return self.at - self.clock()
 
 
 @dataclass(frozen=True)
@@ -65,6 +88,23 @@ class CancelToken:
                 self._callbacks.append(callback)
                 return
         callback()
+
+    def notify(self, loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
+        """Run `callback` on `loop` when the token is raised, from whichever thread raises it (an engine's
+        worker, say); nothing happens if the loop has closed by then."""
+
+        def wake() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
+                loop.call_soon_threadsafe(callback)
+
+        self.on_cancel(wake)
+
+    async def wait(self) -> None:
+        """Return once the token is raised: an awaitable event, woken from any thread, without polling."""
+        loop = asyncio.get_running_loop()
+        raised: asyncio.Future[None] = loop.create_future()
+        self.notify(loop, lambda: None if raised.done() else raised.set_result(None))
+        await raised
 
     @property
     def cancelled(self) -> bool:
@@ -140,16 +180,16 @@ class GenerationRequest:
     # whose KV state this prompt may reuse (the tenant's cache namespace); another owner's is never reused
     cache_owner: str = ""
     # engine queue order: lower first (inline 0, multi-line 1); a request not started by `queue_deadline`
-    # (a time.perf_counter() value) is dropped unstarted, cancelled with reason "queue deadline"
+    # is dropped unstarted, cancelled with reason "queue deadline"
     priority: int = 0
-    queue_deadline: float | None = None
+    queue_deadline: Deadline | None = None
     # what a fleet routes on for prefix affinity (tenant namespace + file); empty: no affinity
     route_key: str = ""
     # what the speculative-decoding rollout gate measures and decides on: "language/lane"
     speculation_key: str = ""
     # a generation paused for a more urgent one (another model's, `scheduler.py`) is dropped instead of
-    # resumed after this time.perf_counter() value; None: always resumed
-    drop_deadline: float | None = None
+    # resumed once this deadline has passed; None: always resumed
+    drop_deadline: Deadline | None = None
     # called by the engine at every token boundary: where the shared CPU scheduler may pause it (set by the
     # engine's worker; the default does nothing)
     checkpoint: Callable[[], None] = field(default=_no_checkpoint, compare=False, repr=False)

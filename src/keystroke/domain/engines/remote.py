@@ -11,8 +11,8 @@ Failure handling, per request:
   pieces is marked unhealthy and the request fails over to the next replica in the policy's order;
   the text already streamed is appended to the prompt, so the next replica continues where the first stopped
   and the editor sees one uninterrupted answer;
-- the cancel token (superseded request, closed client, the service's deadline) is checked every `POLL_S`
-  while waiting, and closes the HTTP stream, which makes the engine abort the generation;
+- the cancel token (superseded request, closed client, the service's deadline) wakes the reader the moment
+  it is raised (no polling), which closes the HTTP stream, and the engine aborts the generation;
 - the stop check runs after every streamed piece; a stop closes the stream too (no decode is wasted on text
   that would be cut anyway).
 A health check (`GET /v1/models`, every `health_interval_s`) brings failed replicas back.
@@ -49,7 +49,7 @@ from keystroke.domain.engines.base import (
 from keystroke.domain.engines.routing import Policy
 from keystroke.errors import EngineError, EngineUnavailableError
 
-POLL_S = 0.02
+_CANCELLED = "\x00cancelled"  # put in a stream's line queue when its request is cancelled: no data line reads so
 HEALTH_FAILURES = 2  # consecutive failed health checks that mark an idle replica down
 ZERO_WIDTH_SPACE = "\u200b"
 _KEYS_REMEMBERED = 10_000
@@ -123,7 +123,7 @@ class RemoteBackend:
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
         started = time.perf_counter()
-        if request.queue_deadline is not None and started > request.queue_deadline:
+        if request.queue_deadline is not None and request.queue_deadline.passed():
             request.cancel.cancel("queue deadline")
         client = self._ensure_client()
         prompt = self.render(request.prompt)
@@ -213,6 +213,7 @@ class RemoteBackend:
             payload["stop"] = list(request.stop_tokens)
         headers = {"Authorization": f"Bearer {self.options.api_key}"} if self.options.api_key else {}
         lines: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
+        request.cancel.notify(asyncio.get_running_loop(), lambda: lines.put_nowait(_CANCELLED))
         url = f"{replica.url}/v1/completions"
         exchange = asyncio.ensure_future(_exchange(client, url, payload, headers, lines))
         try:
@@ -237,24 +238,23 @@ class RemoteBackend:
     async def _next_line(
         self, lines: asyncio.Queue[str | BaseException | None], request: GenerationRequest, limit_s: float
     ) -> str | None:
-        """The next data line within `limit_s`; None once the request is cancelled; ReplicaFailedError on a
-        stall or a broken stream."""
-        started = time.perf_counter()
-        while not request.cancel.cancelled:
-            try:
-                item = await asyncio.wait_for(lines.get(), POLL_S)
-            except TimeoutError:
-                if time.perf_counter() - started >= limit_s:
-                    raise ReplicaFailedError(f"sent nothing for {limit_s:.1f} s") from None
-                continue
-            if isinstance(item, ReplicaFailedError):
-                raise item
-            if isinstance(item, BaseException):
-                raise ReplicaFailedError(f"the stream broke: {type(item).__name__}: {item}") from item
-            if item is None:
-                raise ReplicaFailedError("the stream ended without [DONE]")
-            return item
-        return None
+        """The next data line within `limit_s`; None once the request is cancelled (its token puts a marker
+        in the queue); ReplicaFailedError on a stall or a broken stream."""
+        if request.cancel.cancelled:
+            return None
+        try:
+            item = await asyncio.wait_for(lines.get(), limit_s)
+        except TimeoutError:
+            raise ReplicaFailedError(f"sent nothing for {limit_s:.1f} s") from None
+        if item is _CANCELLED or request.cancel.cancelled:
+            return None
+        if isinstance(item, ReplicaFailedError):
+            raise item
+        if isinstance(item, BaseException):
+            raise ReplicaFailedError(f"the stream broke: {type(item).__name__}: {item}") from item
+        if item is None:
+            raise ReplicaFailedError("the stream ended without [DONE]")
+        return item
 
     # -- fleet bookkeeping -------------------------------------------------------------------------------
 

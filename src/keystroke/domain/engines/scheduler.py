@@ -11,8 +11,8 @@ of the larger model. `CpuTurns` gives the CPU to one generation at a time:
   urgent turn is waiting, the running one is **paused** there (its KV state stays in its own context), the
   urgent one runs, and the paused one resumes where it stopped;
 - a paused or waiting generation that is cancelled meanwhile (superseded by a keystroke, its request's
-  deadline passed) leaves at once, without computing again; a paused one whose `deadline` (on the injected
-  clock) has passed when its turn comes back is **dropped**: cancelled with reason "preempted".
+  deadline passed) leaves at once, without computing again; a paused one whose `deadline` (on the clock it
+  was set with) has passed when its turn comes back is **dropped**: cancelled with reason "preempted".
 
 Nothing here polls: waiters sleep on one condition, woken by a release, a pause or a cancel. Thread-safe.
 """
@@ -21,13 +21,10 @@ from __future__ import annotations
 
 import itertools
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from keystroke.domain.engines.base import CancelToken
+from keystroke.domain.engines.base import CancelToken, Deadline
 
-Clock = Callable[[], float]
 PREEMPTED = "preempted"
 
 
@@ -38,7 +35,7 @@ class Turn:
     priority: int
     order: int
     cancel: CancelToken = field(compare=False)
-    deadline: float | None = field(default=None, compare=False)  # drop it rather than resume it after this
+    deadline: Deadline | None = field(default=None, compare=False)  # drop it rather than resume it after this
     paused: int = field(default=0, compare=False)  # times it was paused for a more urgent turn
 
 
@@ -50,15 +47,14 @@ class TurnCounters:
 
 
 class CpuTurns:
-    def __init__(self, clock: Clock = time.perf_counter) -> None:
-        self._clock = clock
+    def __init__(self) -> None:
         self._changed = threading.Condition()
         self._waiting: list[Turn] = []  # a handful at most: scanned in order, skipping cancelled ones
         self._holder: Turn | None = None
         self._order = itertools.count()
         self.counters = TurnCounters()
 
-    def acquire(self, priority: int, cancel: CancelToken, deadline: float | None = None) -> Turn | None:
+    def acquire(self, priority: int, cancel: CancelToken, deadline: Deadline | None = None) -> Turn | None:
         """Wait for the CPU; the turn, or None when `cancel` was raised first (nothing to give back then)."""
         turn = Turn(priority, next(self._order), cancel, deadline)
         cancel.on_cancel(self._wake)
@@ -79,7 +75,7 @@ class CpuTurns:
             self._holder = None
             self._waiting.append(turn)
             self._grant()
-            if self._wait_for(turn) and turn.deadline is not None and self._clock() > turn.deadline:
+            if self._wait_for(turn) and turn.deadline is not None and turn.deadline.passed():
                 self.counters.dropped += 1
                 turn.cancel.cancel(PREEMPTED)
 

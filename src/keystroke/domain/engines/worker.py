@@ -33,13 +33,14 @@ from keystroke.domain.engines.base import (
     GenerationEvent,
     GenerationRequest,
     GenerationStats,
+    TokenEvent,
 )
 from keystroke.domain.engines.scheduler import PREEMPTED, CpuTurns, Turn
 from keystroke.errors import EngineCrashedError, EngineError, EngineUnavailableError
 
 log = logging.getLogger("keystroke.engine")
 QUEUE_DEADLINE = "queue deadline"
-QUEUED_POLL_S = 0.02  # how often a queued job's stream checks whether it was cancelled meanwhile
+_WAKE = object()  # put in a queued job's event queue by its cancel token or its queue deadline's timer
 AFTER_QUEUED = 1 << 30  # functions run on the engine (benchmark timing) and shutdown wait for queued generations
 
 T = TypeVar("T")
@@ -81,7 +82,7 @@ class EngineWorker(Generic[E]):
         if self._closed:
             raise EngineUnavailableError("the engine is shut down")
         loop = asyncio.get_running_loop()
-        events: asyncio.Queue[GenerationEvent | _Failed] = asyncio.Queue()
+        events: asyncio.Queue[GenerationEvent | _Failed | object] = asyncio.Queue()
 
         def emit(event: GenerationEvent | _Failed) -> None:
             try:
@@ -91,7 +92,7 @@ class EngineWorker(Generic[E]):
 
         job = _Job(request, emit, time.perf_counter())
         self._put(request.priority, job)
-        return _stream(events, job)
+        return _stream(events, job, loop)
 
     async def call(self, function: Callable[[E], T]) -> T:
         """Run `function(engine)` on the worker thread, once the generations queued before it have run."""
@@ -160,7 +161,7 @@ class EngineWorker(Generic[E]):
         now = time.perf_counter()
         queue_ms = (now - job.enqueued) * 1000
         deadline = job.request.queue_deadline
-        if deadline is not None and now > deadline:
+        if deadline is not None and deadline.passed():
             job.request.cancel.cancel(QUEUE_DEADLINE)
         if job.request.cancel.cancelled:
             job.emit(DoneEvent(_cancelled_stats(queue_ms, job.request.cancel.reason)))
@@ -182,33 +183,39 @@ class EngineWorker(Generic[E]):
         job.emit(DoneEvent(stats))
 
 
-async def _stream(events: asyncio.Queue[GenerationEvent | _Failed], job: _Job) -> AsyncIterator[GenerationEvent]:
+async def _stream(
+    events: asyncio.Queue[GenerationEvent | _Failed | object], job: _Job, loop: asyncio.AbstractEventLoop
+) -> AsyncIterator[GenerationEvent]:
     """The job's events. While it waits in the queue, a cancel (superseded) or a passed queue deadline ends the
-    stream at once, so its caller's place (admission) is free before the worker reaches the job and skips it."""
+    stream at once, so its caller's place (admission) is free before the worker reaches the job and skips it.
+    Both wake the stream by putting a marker in its queue (the token from whichever thread raises it, the
+    deadline from a timer): nothing polls."""
     request = job.request
+    request.cancel.notify(loop, lambda: events.put_nowait(_WAKE))
+    deadline = request.queue_deadline
+    timer = None if deadline is None else loop.call_later(max(0.0, deadline.remaining_s()), events.put_nowait, _WAKE)
     finished = False
     try:
         while not finished:
-            if job.started or not events.empty():
-                event = await events.get()
-            else:
-                try:
-                    event = await asyncio.wait_for(events.get(), QUEUED_POLL_S)
-                except TimeoutError:
-                    if _expired(job):
-                        finished = True
-                        yield DoneEvent(
-                            _cancelled_stats((time.perf_counter() - job.enqueued) * 1000, request.cancel.reason)
-                        )
-                    continue
+            event = await events.get()
+            if event is _WAKE:
+                if _expired(job):
+                    finished = True
+                    yield DoneEvent(
+                        _cancelled_stats((time.perf_counter() - job.enqueued) * 1000, request.cancel.reason)
+                    )
+                continue
             if isinstance(event, _Failed):
                 finished = True
                 if isinstance(event.error, EngineError):
                     raise event.error
                 raise EngineCrashedError(f"the engine failed: {event.error}") from event.error
+            assert isinstance(event, TokenEvent | DoneEvent)
             finished = isinstance(event, DoneEvent)
             yield event
     finally:
+        if timer is not None:
+            timer.cancel()
         if not finished:
             request.cancel.cancel("stream closed")
 
@@ -216,7 +223,7 @@ async def _stream(events: asyncio.Queue[GenerationEvent | _Failed], job: _Job) -
 def _expired(job: _Job) -> bool:
     """Whether a job still in the queue will be skipped: cancelled, or past its queue deadline."""
     deadline = job.request.queue_deadline
-    if not job.started and deadline is not None and time.perf_counter() > deadline:
+    if not job.started and deadline is not None and deadline.passed():
         job.request.cancel.cancel(QUEUE_DEADLINE)
     return not job.started and job.request.cancel.cancelled
 

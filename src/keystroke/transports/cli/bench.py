@@ -378,12 +378,13 @@ def context_bench(
     """
     from tqdm import tqdm
 
-    from keystroke.benchmarks.context import SimulatedClock, format_context, run_context
+    from keystroke.benchmarks.context import format_context, run_context
     from keystroke.domain.engines.factory import build_backend
     from keystroke.domain.engines.llama_engine import LlamaEngine
     from keystroke.domain.prompt.profiles import detect_profile
     from keystroke.services.context import ContextService
     from keystroke.services.workspace import open_workspace
+    from keystroke.testing import ManualClock
     from keystroke.transports.progress import indexing_bar
 
     root = workspace or Path(textwrap.__file__).parent
@@ -395,7 +396,7 @@ def context_bench(
     profile = detect_profile(backend.info.special_tokens, settings.engine.profile)
     engine = backend.tokenizer
     assert isinstance(engine, LlamaEngine)
-    clock = SimulatedClock()
+    clock = ManualClock()
     context = ContextService.for_workspace(index, engine, settings, clock=clock)
     try:
         with tqdm(desc="typing", unit="key", disable=None) as bar:

@@ -62,7 +62,8 @@ def lsp(
     _log_to_stderr(log_level)
     from keystroke.services.editor import EditorService
     from keystroke.services.local_lane import LocalLane
-    from keystroke.services.remote_lane import EmbeddedLane, GatewayLane, RemoteLane
+    from keystroke.services.remote_lane import EmbeddedLane, RemoteLane
+    from keystroke.transports.http.client import GatewayLane
     from keystroke.transports.lsp.server import build_server
 
     remote: RemoteLane

@@ -32,7 +32,10 @@ from keystroke.transports.http.infill import register_infill
 from keystroke.transports.http.pages import register_pages
 from keystroke.transports.http.parsing import parse_model, read_json
 from keystroke.transports.http.playground import register_playground
-from keystroke.transports.http.schemas import (
+from keystroke.transports.http.sse import event_stream
+from keystroke.transports.http.telemetry import register_telemetry
+from keystroke.transports.http.trust import BrowserGuard
+from keystroke.transports.http.wire import (
     AuditList,
     CompletionBody,
     CompletionResponse,
@@ -42,9 +45,6 @@ from keystroke.transports.http.schemas import (
     Policy,
     UsageTotals,
 )
-from keystroke.transports.http.sse import event_stream
-from keystroke.transports.http.telemetry import register_telemetry
-from keystroke.transports.http.trust import BrowserGuard
 
 _STREAM_DOC = (
     "With `stream: true` the answer is `text/event-stream`: `first_action` (the first complete line, the moment"

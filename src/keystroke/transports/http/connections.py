@@ -26,7 +26,7 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from keystroke.config import ServerSettings
-from keystroke.transports.http.schemas import ErrorBody, ErrorDetail
+from keystroke.transports.http.wire import ErrorBody, ErrorDetail
 
 _REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
 LINGER_S = 2.0

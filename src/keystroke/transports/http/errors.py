@@ -16,8 +16,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from keystroke.errors import EngineError, KeystrokeError, OverloadedError, RequestError, UnauthorizedError
-from keystroke.transports.http.schemas import ErrorBody, ErrorDetail
+from keystroke.errors import (
+    EngineError,
+    KeystrokeError,
+    OverloadedError,
+    RequestError,
+    UnauthorizedError,
+    invalid_request,
+)
+from keystroke.transports.http.wire import ErrorBody, ErrorDetail
 
 log = logging.getLogger("keystroke.http")
 
@@ -88,19 +95,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        problems = [(_field(e.get("loc", ())), e.get("msg", "")) for e in exc.errors()]
-        message = "; ".join(f"{field}: {msg}" for field, msg in problems) or "invalid request"
-        return error_response(422, "invalid_request", message, problems[0][0] if problems else None)
+        error = invalid_request(exc.errors(), whole="request")
+        return error_response(422, "invalid_request", error.message, error.field)
 
     app.add_exception_handler(KeystrokeError, on_keystroke_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(Exception, on_keystroke_error)
-
-
-def _field(location: tuple[object, ...] | list[object]) -> str:
-    """A validation error's field in dotted form, without FastAPI's `query.` / `body.` prefix."""
-    parts = [str(part) for part in location]
-    if parts and parts[0] in ("query", "path", "header", "cookie", "body"):
-        parts = parts[1:]
-    return ".".join(parts)

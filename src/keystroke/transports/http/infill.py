@@ -26,12 +26,14 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from keystroke.domain.prompt.assembly import Snippet
+from keystroke.domain.sse import frame
 from keystroke.services.completion import Admitted, CompletionService
 from keystroke.services.types import CompletionRequest, CompletionResult, Delta, Finished, FirstAction
 from keystroke.transports.http.auth import Authenticator
 from keystroke.transports.http.disconnect import CLIENT_CLOSED, until_disconnected
-from keystroke.transports.http.errors import ENGINE, JSON_BODY, error_for, error_responses
+from keystroke.transports.http.errors import ENGINE, JSON_BODY, error_responses
 from keystroke.transports.http.parsing import parse_model, read_json
+from keystroke.transports.http.sse import guarded
 
 INT32_MAX = 2**31 - 1  # llama-server's fields are 32-bit
 
@@ -129,25 +131,24 @@ async def _within_time(events: Admitted, limit_ms: float | None) -> AsyncIterato
         await events.aclose()
 
 
-async def _sse(
+def _sse(lines: AsyncIterator[tuple[str, CompletionResult | None]], fields: list[str] | None) -> AsyncIterator[bytes]:
+    """A frame per shown line, then the figures; an error in-band, as llama-server sends it."""
+    return guarded(_frames(lines, fields), lambda detail: _data({"error": detail.model_dump()}))
+
+
+async def _frames(
     lines: AsyncIterator[tuple[str, CompletionResult | None]], fields: list[str] | None
 ) -> AsyncIterator[bytes]:
-    text, result = "", None
-    try:
-        async for piece, finished in lines:
-            if piece:
-                text += piece
-                yield _data({"content": piece, "stop": False})
-            result = finished or result
-    except Exception as exc:  # the status line is already sent: the error goes in-band, as llama-server does
-        _, detail = error_for(exc)
-        yield _data({"error": detail.model_dump()})
-        return
+    result = None
+    async for piece, finished in lines:
+        if piece:
+            yield _data({"content": piece, "stop": False})
+        result = finished or result
     yield _data({**_shape(_answer("", result), fields), "stop": True})
 
 
 def _data(payload: dict[str, Any]) -> bytes:
-    return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n".encode()
+    return frame(json.dumps(payload, ensure_ascii=False))
 
 
 def _answer(text: str, result: CompletionResult | None) -> dict[str, Any]:

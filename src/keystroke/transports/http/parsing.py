@@ -17,10 +17,10 @@ from starlette.requests import ClientDisconnect, Request
 
 from keystroke.errors import (
     ClientClosedError,
-    InvalidRequestError,
     PayloadTooLargeError,
     RequestError,
     UnsupportedMediaTypeError,
+    invalid_request,
 )
 from keystroke.transports import json_reader
 
@@ -69,6 +69,4 @@ def parse_model(value: object, model: type[M]) -> M:
     try:
         return model.model_validate(value)
     except ValidationError as exc:
-        problems = [(".".join(str(p) for p in e["loc"]), e["msg"]) for e in exc.errors()]
-        message = "; ".join(f"{field}: {msg}" for field, msg in problems)
-        raise InvalidRequestError(message, problems[0][0]) from exc
+        raise invalid_request(exc.errors()) from exc

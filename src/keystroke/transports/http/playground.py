@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from keystroke.domain.privacy.tenants import Tenant
 from keystroke.domain.telemetry.store import TelemetryStore
-from keystroke.errors import RequestError
+from keystroke.errors import RequestError, invalid_request
 from keystroke.services.completion import CompletionService
 from keystroke.services.editor import EditorService, Suggestion
 from keystroke.services.local_lane import LocalLane
@@ -247,5 +247,4 @@ async def _refuse(socket: WebSocket, error: str, code: int = POLICY_VIOLATION) -
 
 
 def _describe(exc: ValidationError) -> str:
-    problems = [f"{'.'.join(str(p) for p in e['loc']) or 'message'}: {e['msg']}" for e in exc.errors()]
-    return "bad message: " + "; ".join(problems)
+    return "bad message: " + invalid_request(exc.errors(), whole="message").message

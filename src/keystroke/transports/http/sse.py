@@ -1,36 +1,33 @@
-"""Server-Sent Events framing of the completion stream: first_action, delta..., done (or error)."""
+"""Streamed answers as the gateway sends them: the completion stream's events framed (`wire.encode_event`),
+and for every stream (this one and `/infill`'s) one rule for a failure after the response started: the
+status line is already sent, so the error goes in-band, as the stream's last frame."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
 
-from keystroke.services.types import CompletionEvent, Delta, Finished, FirstAction
+from keystroke.services.types import CompletionEvent, Finished
 from keystroke.transports.http.errors import error_for
-from keystroke.transports.http.schemas import CompletionResponse
+from keystroke.transports.http.wire import ErrorDetail, encode_error, encode_event
 
 
-def frame(event: str, data: dict[str, Any]) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
-
-
-def encode(event: CompletionEvent) -> bytes:
-    if isinstance(event, FirstAction):
-        fields = {"id": event.id, "text": event.text, "first_action_ms": event.at_ms}
-        return frame("first_action", {**fields, "lane": event.lane, "model": event.model})
-    if isinstance(event, Delta):
-        return frame("delta", {"text": event.text})
-    return frame("done", CompletionResponse.of(event.result).model_dump())
-
-
-async def event_stream(events: AsyncIterator[CompletionEvent]) -> AsyncIterator[bytes]:
-    """Frame every event; an error after the response started becomes a final `error` event."""
+async def guarded(frames: AsyncIterator[bytes], error: Callable[[ErrorDetail], bytes]) -> AsyncIterator[bytes]:
+    """`frames`, then, if they fail, the error framed by `error` (mapped as the HTTP layer maps it)."""
     try:
-        async for event in events:
-            yield encode(event)
-            if isinstance(event, Finished):
-                return
-    except Exception as exc:  # the status line is already sent; report in-band
+        async for chunk in frames:
+            yield chunk
+    except Exception as exc:
         _, detail = error_for(exc)
-        yield frame("error", {"error": detail.model_dump()})
+        yield error(detail)
+
+
+def event_stream(events: AsyncIterator[CompletionEvent]) -> AsyncIterator[bytes]:
+    """The completion stream: first_action, delta..., done; or a final `error` event."""
+    return guarded(_encoded(events), encode_error)
+
+
+async def _encoded(events: AsyncIterator[CompletionEvent]) -> AsyncIterator[bytes]:
+    async for event in events:
+        yield encode_event(event)
+        if isinstance(event, Finished):
+            return

@@ -25,7 +25,7 @@ from keystroke.services.metrics import CONTENT_TYPE
 from keystroke.transports.http.auth import Authenticator
 from keystroke.transports.http.errors import JSON_BODY, error_responses
 from keystroke.transports.http.parsing import parse_model, read_json
-from keystroke.transports.http.schemas import EventBatch, EventsAccepted, TelemetryRates
+from keystroke.transports.http.wire import EventBatch, EventsAccepted, TelemetryRates
 
 MAX_EVENTS_BYTES = 512 * 1024
 MAX_HOURS = 24 * 366

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from keystroke.transports.http.schemas import ErrorBody, ErrorDetail
+from keystroke.transports.http.wire import ErrorBody, ErrorDetail
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 _SCHEMES = {"ws": "http", "wss": "https"}

@@ -1,21 +1,27 @@
-"""Wire types of the gateway: a Tabby-compatible completion request and response.
+"""The gateway's wire protocol, for both ends: the routes (`app.py`, `telemetry.py`) and keystroke's own
+client of them (`client.py`, the language server's gateway lane) read and write these models, so the two
+cannot drift apart.
 
-Requests are validated strictly (a number is not a string, `"5"` is not an integer); unknown top-level fields
-that Tabby clients send (`user`, `temperature`, `seed`, `debug_options`) are accepted and ignored. Tabby's
-context fields (`declarations`, `relevant_snippets_from_changed_files`,
-`relevant_snippets_from_recently_opened_files`) and keystroke's `snippets` all become prompt context, in that
-order.
+The completion request and response are Tabby-compatible. Requests are validated strictly (a number is not
+a string, `"5"` is not an integer); unknown top-level fields that Tabby clients send (`user`, `temperature`,
+`seed`, `debug_options`) are accepted and ignored. Tabby's context fields (`declarations`,
+`relevant_snippets_from_changed_files`, `relevant_snippets_from_recently_opened_files`) and keystroke's
+`snippets` all become prompt context, in that order. A streamed answer is Server-Sent Events (`domain/sse.py`):
+`first_action`, `delta`..., then `done` with the whole response, or `error`.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from keystroke.domain.prompt.assembly import Snippet
-from keystroke.services.types import CompletionRequest, CompletionResult
+from keystroke.domain.sse import SseEvent, frame
+from keystroke.domain.telemetry.events import Event
+from keystroke.services.types import CompletionEvent, CompletionRequest, CompletionResult, Delta, FirstAction
 
 
 class _Strict(BaseModel):
@@ -62,6 +68,29 @@ class CompletionBody(_Strict):
         description="A prefetch (the editor's guess at what the user will want next): computed after all other "
         "work, and dropped at a token boundary whenever other work waits.",
     )
+
+    @classmethod
+    def of(cls, request: CompletionRequest, *, stream: bool = True) -> CompletionBody:
+        """The body that asks a gateway for `request` (what `to_request` reads back)."""
+        snippets = [SnippetBody(filepath=s.filepath, body=s.body) for s in request.snippets]
+        segments = SegmentsBody(
+            prefix=request.prefix, suffix=request.suffix, filepath=request.filepath, snippets=snippets or None
+        )
+        return cls(
+            language=request.language,
+            segments=segments,
+            mode=request.mode,
+            max_tokens=request.max_tokens,
+            stream=stream,
+            session_id=request.session_id,
+            request_id=request.request_id,
+            trigger=request.trigger,
+            background=request.background,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The body as sent: fields at their default left out."""
+        return self.model_dump(exclude_defaults=True)
 
     def to_request(self) -> CompletionRequest:
         segments = self.segments
@@ -155,6 +184,65 @@ class CompletionResponse(BaseModel):
         )
 
 
+class FirstActionEvent(BaseModel):
+    """`event: first_action`: the first complete line, the moment it exists."""
+
+    id: str
+    text: str
+    first_action_ms: float | None = None
+    lane: str = ""
+    model: str = ""
+
+
+class DeltaEvent(BaseModel):
+    """`event: delta`: a further complete line of a multi-line answer."""
+
+    text: str
+
+
+StreamEvent = FirstActionEvent | DeltaEvent | CompletionResponse  # `done` carries the whole response
+
+
+def encode_event(event: CompletionEvent) -> bytes:
+    """One event of the completion stream as Server-Sent Events: first_action, delta or done."""
+    if isinstance(event, FirstAction):
+        first = FirstActionEvent(id=event.id, text=event.text, first_action_ms=event.at_ms, lane=event.lane,
+                                 model=event.model)  # fmt: skip
+        return _framed("first_action", first)
+    if isinstance(event, Delta):
+        return _framed("delta", DeltaEvent(text=event.text))
+    return _framed("done", CompletionResponse.of(event.result))
+
+
+def encode_error(detail: ErrorDetail) -> bytes:
+    """`event: error`: the stream failed after it started (the status line was already sent)."""
+    return _framed("error", ErrorBody(error=detail))
+
+
+def decode_event(event: SseEvent) -> StreamEvent | ErrorBody | None:
+    """A completion stream's event as its model (None for an event this client does not know); ValueError
+    when its data is not what the protocol says."""
+    kinds: dict[str, type[BaseModel]] = {
+        "first_action": FirstActionEvent,
+        "delta": DeltaEvent,
+        "done": CompletionResponse,
+        "error": ErrorBody,
+    }
+    kind = kinds.get(event.name)
+    if kind is None:
+        return None
+    try:
+        decoded = kind.model_validate_json(event.data)
+    except ValidationError as exc:
+        raise ValueError(f"unreadable {event.name} event: {event.data[:100]!r}") from exc
+    assert isinstance(decoded, FirstActionEvent | DeltaEvent | CompletionResponse | ErrorBody)
+    return decoded
+
+
+def _framed(name: str, model: BaseModel) -> bytes:
+    return frame(json.dumps(model.model_dump(), ensure_ascii=False), name)
+
+
 class ModelCard(BaseModel):
     id: str
     object: Literal["model"] = "model"
@@ -233,6 +321,11 @@ class EventBody(BaseModel):
     latency_ms: float | None = Field(None, ge=0, le=3_600_000)
     horizon_s: float | None = Field(None, ge=0, le=86_400)
     retained: int | None = Field(None, ge=0, le=1_000_000)
+
+    @classmethod
+    def of(cls, event: Event) -> EventBody:
+        """An editor's event as sent (ValidationError if it breaks the protocol's limits)."""
+        return cls.model_validate({k: v for k, v in asdict(event).items() if v is not None})
 
     @model_validator(mode="after")
     def _retained_within_accepted(self) -> EventBody:
