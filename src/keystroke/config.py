@@ -28,10 +28,13 @@ class _Section(BaseModel):
 
 
 class EngineSettings(_Section):
-    kind: Literal["embedded", "remote"] = Field(
+    kind: str = Field(
         "embedded",
-        description="Inference backend: 'embedded' (llama.cpp in this process) or 'remote' (a fleet of "
-        "OpenAI-compatible engines at engine.urls: vLLM, SGLang, TGI, llama-server).",
+        min_length=1,
+        max_length=64,
+        description="Inference backend: 'embedded' (llama.cpp in this process), 'remote' (a fleet of "
+        "OpenAI-compatible engines at engine.urls: vLLM, SGLang, TGI, llama-server), or another installed "
+        "package's (entry points 'keystroke.backends').",
     )
     urls: tuple[str, ...] = Field(
         (), description="Remote: base URLs of the engine replicas, e.g. http://10.0.0.5:8000 (one per replica)."

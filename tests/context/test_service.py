@@ -12,6 +12,7 @@ from keystroke.domain.prompt.assembly import CONTEXT_TOKENS, PromptInput, Snippe
 from keystroke.services.completion import CompletionService
 from keystroke.services.context import ContextService, allowed_snippets, exclusion_rules
 from keystroke.services.types import CompletionRequest
+from keystroke.services.workspace import Workspace
 from keystroke.testing import ManualClock
 from tests.conftest import make_settings, run
 from tests.fixtures.workspace import FILES, SECRET
@@ -25,9 +26,9 @@ CURSOR = CART.index("        return with_tax(discounted)")
 @pytest.fixture
 def context(index: RepositoryIndex, service: CompletionService) -> Iterator[tuple[ContextService, ManualClock]]:
     clock = ManualClock()
-    built = ContextService.for_workspace(index, service.backend.tokenizer, generous(), clock=clock)
-    yield built, clock
-    built.close()
+    workspace = Workspace.over(index, service.backend.tokenizer, generous(), clock=clock)
+    yield workspace.context, clock
+    workspace.close()
 
 
 def generous() -> Settings:
@@ -118,11 +119,11 @@ def test_the_completion_service_reports_the_context_it_used(index: RepositoryInd
     settings = make_settings(
         **{f"context.{s}_ms": 2000 for s in ("definitions", "recent_edits", "neighbours", "retrieval")}
     )
-    ctx = ContextService.for_workspace(index, service.backend.tokenizer, settings)
-    with_context = CompletionService(service.backend, service.profile, settings, context=ctx)
+    workspace = Workspace.over(index, service.backend.tokenizer, settings)
+    with_context = CompletionService(service.backend, service.profile, settings, workspace=workspace)
     request = CompletionRequest(CART[:CURSOR], CART[CURSOR:], "python", "shop/cart.py", mode="inline")
     result = run(with_context.complete(request))
-    ctx.close()
+    workspace.close()
     assert result.context.depth == "full"
     assert result.context.snippets > 0
     assert [s.source for s in result.context.sources] == ["definitions", "recent_edits", "neighbours", "retrieval"]

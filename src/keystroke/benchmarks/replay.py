@@ -32,7 +32,7 @@ from pygls.lsp.client import LanguageClient
 
 from keystroke.benchmarks.lsp_client import language_server, stats
 from keystroke.benchmarks.typist import Action, Task, Typist
-from keystroke.domain.editor.diff import text_change
+from keystroke.domain.editor.edits import text_change
 from keystroke.domain.statistics import percentiles
 
 Progress = Callable[[int], None]
@@ -148,11 +148,12 @@ class ReplayEditor:
         self._ask()
 
     def _send_change(self, text: str) -> None:
-        start, removed, inserted = text_change(self.text, text)
+        edit = text_change(self.text, text)
         self.version += 1
+        end = edit.start + len(edit.removed)
         change = types.TextDocumentContentChangePartial(
-            range=types.Range(start=_position(self.text, start), end=_position(self.text, start + len(removed))),
-            text=inserted,
+            range=types.Range(start=_position(self.text, edit.start), end=_position(self.text, end)),
+            text=edit.inserted,
         )
         self.client.text_document_did_change(
             types.DidChangeTextDocumentParams(

@@ -58,6 +58,7 @@ from keystroke.services.types import (
     Timings,
     Usage,
 )
+from keystroke.services.workspace import Workspace
 
 Clock = Callable[[], float]
 LOCAL_TENANT = Tenant(LOCAL)
@@ -97,18 +98,19 @@ class CompletionService:
         profile: ModelProfile,
         settings: Settings,
         clock: Clock = time.perf_counter,
-        context: ContextService | None = None,
+        workspace: Workspace | None = None,
         audit: AuditLog | None = None,
         lanes: Lanes | None = None,
     ) -> None:
         """`backend` and `profile` serve every lane unless `lanes` gives some lanes engines of their own;
-        `context`: the workspace's, for the tenant that owns it (`context.workspace_tenant`)."""
+        `workspace`: context for the tenant that owns it (`context.workspace_tenant`), not closed here."""
         self.lanes = lanes or Lanes.single(backend, profile)
         self.backend = backend
         self.profile = profile
         self.settings = settings
         self.audit = audit
-        self.preparation = Preparation(settings, context)
+        self.workspace = workspace
+        self.preparation = Preparation(settings, workspace.context if workspace else None)
         self._clock = clock
         self._sessions = SessionRegistry()
         self._cuts: LruCache[str, PrefixCutMemo] = LruCache("prompt cut memos per namespace", 256)
@@ -188,7 +190,7 @@ class CompletionService:
         deadline = asyncio.get_running_loop().call_later(max(remaining_s, 0.0), generation.cancel.cancel, DEADLINE)
         stats: GenerationStats | None = None
         result: CompletionResult | None = None
-        session = None if asked.session_id is None else f"{tenant.name}\x1f{asked.session_id}"
+        session = self._session(request, tenant)
         self._sessions.begin(session, generation.cancel)
         failed = False
         try:
@@ -219,6 +221,14 @@ class CompletionService:
         """A request from another process, prepared here: the workspace's context only for its own tenant."""
         gather = tenant.name == self.settings.context.workspace_tenant
         return await self.preparation.prepare(request, namespace, gather=gather)
+
+    @staticmethod
+    def _session(request: CompletionRequest | PreparedRequest, tenant: Tenant) -> str | None:
+        """The tenant's session a request supersedes in: only for requests from another process; an editor in
+        this process supersedes its own generations (`editor/generations.py`)."""
+        if isinstance(request, PreparedRequest) or request.session_id is None:
+            return None
+        return f"{tenant.name}\x1f{request.session_id}"
 
     def _report(self, served: Served) -> None:
         for listener in self.listeners:

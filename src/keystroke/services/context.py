@@ -18,24 +18,24 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from keystroke.config import ContextSettings, Settings
 from keystroke.domain.context.budget import fill
 from keystroke.domain.context.cache import LruCache
-from keystroke.domain.context.engine import Collection, ContextEngine, ContextRequest, SourceBudgets
-from keystroke.domain.context.index import RepositoryIndex
+from keystroke.domain.context.engine import Collection, ContextEngine, ContextRequest
 from keystroke.domain.context.items import ContextItem, SourceReport
 from keystroke.domain.context.languages import language_of
 from keystroke.domain.context.parsing import identifiers_in
-from keystroke.domain.context.recent import RecentEdits
 from keystroke.domain.context.typing_rate import Depth, Thresholds, TypingModel
 from keystroke.domain.engines.base import Tokenizer
 from keystroke.domain.privacy.exclusion import ExclusionRules
 from keystroke.domain.prompt.assembly import Snippet, render_block, render_header
 
-if TYPE_CHECKING:
-    from keystroke.services.workspace import SnippetRefresher
+
+class Refresher(Protocol):
+    def maybe_refresh(self) -> bool: ...
+
 
 Clock = Callable[[], float]
 MAX_SESSIONS = 256
@@ -78,37 +78,19 @@ class ContextService:
         settings: Settings,
         *,
         clock: Clock = time.monotonic,
-        refresher: SnippetRefresher | None = None,
+        refresher: Refresher | None = None,
     ) -> None:
         self.engine = engine
         self.refresher = refresher
         self.tokenizer = tokenizer
         self.settings = settings
         self._clock = clock
-        self._thresholds = _thresholds(settings.context)
+        self._thresholds = typing_thresholds(settings.context)
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
         self._open: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
         # rendered block -> its tokens with this service's tokenizer; snippets recur from pause to pause
         self._costs: LruCache[str, int] = LruCache("context block costs", 1024)
-
-    @classmethod
-    def for_workspace(
-        cls,
-        index: RepositoryIndex,
-        tokenizer: Tokenizer,
-        settings: Settings,
-        *,
-        clock: Clock = time.monotonic,
-    ) -> ContextService:
-        options = settings.context
-        budgets = SourceBudgets(
-            options.definitions_ms, options.recent_edits_ms, options.neighbours_ms, options.retrieval_ms
-        )
-        from keystroke.services.workspace import SnippetRefresher
-
-        engine = ContextEngine(index, recent=RecentEdits(clock=clock), budgets=budgets, enabled=options.sources)
-        return cls(engine, tokenizer, settings, clock=clock, refresher=SnippetRefresher(index))
 
     def close(self) -> None:
         self.engine.close()
@@ -135,18 +117,31 @@ class ContextService:
         return None if ".." in relative.parts else relative.as_posix()
 
     def snippets_for(
-        self, *, filepath: str | None, prefix: str, suffix: str, language: str | None, session_id: str | None
+        self,
+        *,
+        filepath: str | None,
+        prefix: str,
+        suffix: str,
+        language: str | None,
+        session_id: str | None,
+        depth: Depth | None = None,
     ) -> ContextOutcome:
+        """The snippets for a cursor. `depth`: how deep to look, when the caller knows the user's pace (the
+        language server, from keystrokes); else it is inferred from the pace of this session's requests."""
         relpath = self.relative(filepath)
         if relpath is None:
             return ContextOutcome(())
+        language = language or language_of(relpath)
         with self._lock:
-            return self._collect(relpath, prefix, suffix, language or language_of(relpath), session_id or relpath)
+            return self._collect(relpath, prefix, suffix, language, session_id or relpath, depth)
 
-    def _collect(self, relpath: str, prefix: str, suffix: str, language: str | None, key: str) -> ContextOutcome:
+    def _collect(
+        self, relpath: str, prefix: str, suffix: str, language: str | None, key: str, depth: Depth | None
+    ) -> ContextOutcome:
         session = self._session(key)
         length = len(prefix) + len(suffix)
-        depth = session.typing.observe(length - session.text_length if session.filepath == relpath else 0)
+        if depth is None:
+            depth = session.typing.observe(length - session.text_length if session.filepath == relpath else 0)
         if session.filepath != relpath:
             depth = Depth.FULL
         session.filepath, session.text_length = relpath, length
@@ -189,5 +184,6 @@ class ContextService:
             self._open.popitem(last=False)
 
 
-def _thresholds(options: ContextSettings) -> Thresholds:
+def typing_thresholds(options: ContextSettings) -> Thresholds:
+    """The configured pace thresholds of context depth (`typing_rate.py`)."""
     return Thresholds(options.fast_ms, options.refresh_ms, options.full_ms, options.paste_chars)

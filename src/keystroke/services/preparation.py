@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from keystroke.config import Settings
+from keystroke.domain.context.typing_rate import Depth
 from keystroke.domain.privacy.exclusion import ExclusionRules
 from keystroke.domain.privacy.redaction import Vault
 from keystroke.services.context import ContextOutcome, ContextService, allowed_snippets, exclusion_rules
@@ -74,11 +75,18 @@ class Preparation:
         return bool(filepath) and self.rules.excludes_named(str(filepath))
 
     async def prepare(
-        self, request: CompletionRequest, namespace: str, *, gather: bool, excluded: bool | None = None
+        self,
+        request: CompletionRequest,
+        namespace: str,
+        *,
+        gather: bool,
+        excluded: bool | None = None,
+        depth: Depth | None = None,
     ) -> PreparedRequest:
         """The request as the engine may see it. `gather`: collect the workspace's context when the request
         brings no snippets of its own (the caller decides who may: the workspace's tenant, the editor);
-        `excluded`: the caller's decision on the file, when it made one (else the rules decide by name)."""
+        `excluded`: the caller's decision on the file, when it made one (else the rules decide by name);
+        `depth`: how deep to search, when the caller knows the user's pace."""
         if self.excluded(request.filepath) if excluded is None else excluded:
             return PreparedRequest(request, Vault(), self.redactor, namespace, excluded=True)
         given = allowed_snippets(request.snippets, self.rules)
@@ -91,6 +99,7 @@ class Preparation:
                 suffix=request.suffix,
                 language=request.language,
                 session_id=request.session_id,
+                depth=depth,
             )
         redacted, vault = self.redactor.request(replace(request, snippets=context.snippets), namespace)
         context = replace(context, snippets=redacted.snippets)

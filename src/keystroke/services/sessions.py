@@ -1,4 +1,7 @@
-"""Supersession: a newer request of the same session cancels the older one, end to end.
+"""Supersession on the serving side: a newer request of the same session cancels the older one, end to end.
+
+For requests that crossed a process boundary (the gateway's routes); a language server with the engine in its
+process supersedes its own generations (`editor/generations.py`), so one owner decides for each request.
 
 Holds one cancel token per session with a request in flight (so its size is bounded by the requests in
 flight). Used from the event loop only; not thread-safe.

@@ -1,4 +1,8 @@
-"""A workspace for embedded single-user mode: its index, built on open, and a watcher that keeps it current.
+"""A workspace: one indexed folder and everything that serves context from it, opened and closed as one.
+
+`Workspace` holds the index (and its SQLite cache), the context service over it and, when asked, the watcher
+that keeps it current; `close()` ends all three. The gateway (`keystroke serve --workspace`, for the tenant
+that owns it) and the language server (its editor's root) both use it.
 
 `open_workspace` builds (or, from the cache, reloads) the index with a progress callback. `Watcher` follows
 file changes with watchfiles on a daemon thread: each batch of changes updates the index incrementally and
@@ -14,10 +18,79 @@ from collections.abc import Callable
 from pathlib import Path
 
 from keystroke.config import Settings
+from keystroke.domain.context.engine import ContextEngine, SourceBudgets
 from keystroke.domain.context.index import Progress, RepositoryIndex
 from keystroke.domain.context.recent import RecentEdits
+from keystroke.domain.engines.base import Tokenizer
 from keystroke.errors import ConfigError
-from keystroke.services.context import exclusion_rules
+from keystroke.services.context import ContextService, exclusion_rules
+
+Clock = Callable[[], float]
+
+
+class Workspace:
+    """An index, the context service over it, and maybe a watcher. Build it with `open` (index the folder)
+    or `over` (an index already built); `close()` stops the watcher, the context sources' threads and, if this
+    workspace opened the index, its store."""
+
+    def __init__(
+        self, index: RepositoryIndex, context: ContextService, watcher: Watcher | None = None, *, owns_index: bool
+    ) -> None:
+        self.index = index
+        self.context = context
+        self.watcher = watcher
+        self._owns_index = owns_index
+
+    @classmethod
+    def open(
+        cls,
+        settings: Settings,
+        tokenizer: Tokenizer,
+        *,
+        root: Path | None = None,
+        progress: Progress | None = None,
+        max_files: int | None = None,
+    ) -> Workspace:
+        """Index `root` (default: `context.workspace`), reloading what the cache holds; follow its files if
+        `context.watch`. ConfigError for a missing folder or one with more than `max_files` files."""
+        index = open_workspace(settings, progress, root, max_files)
+        try:
+            return cls.over(index, tokenizer, settings, watch=settings.context.watch, owns_index=True)
+        except BaseException:
+            index.close()
+            raise
+
+    @classmethod
+    def over(
+        cls,
+        index: RepositoryIndex,
+        tokenizer: Tokenizer,
+        settings: Settings,
+        *,
+        clock: Clock = time.monotonic,
+        watch: bool = False,
+        owns_index: bool = False,
+    ) -> Workspace:
+        """The context service over a built `index` (measuring typing pace on `clock`)."""
+        options = settings.context
+        budgets = SourceBudgets(
+            options.definitions_ms, options.recent_edits_ms, options.neighbours_ms, options.retrieval_ms
+        )
+        engine = ContextEngine(index, recent=RecentEdits(clock=clock), budgets=budgets, enabled=options.sources)
+        context = ContextService(engine, tokenizer, settings, clock=clock, refresher=SnippetRefresher(index))
+        watcher = Watcher(index, engine.recent).start() if watch else None
+        return cls(index, context, watcher, owns_index=owns_index)
+
+    @property
+    def root(self) -> Path:
+        return self.index.root
+
+    def close(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
+        self.context.close()
+        if self._owns_index:
+            self.index.close()
 
 
 def open_workspace(

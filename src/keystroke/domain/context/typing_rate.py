@@ -46,9 +46,10 @@ class TypingModel:
         self._pasting = False
         self.last_interval_ms: float | None = None
 
-    def observe(self, added_chars: int) -> Depth:
-        """Record a keystroke that changed the text by `added_chars` characters; the depth it gets."""
-        now = self._clock()
+    def observe(self, added_chars: int, at: float | None = None) -> Depth:
+        """Record a keystroke that changed the text by `added_chars` characters (at `at` seconds on this
+        model's clock, default now); the depth it gets."""
+        now = self._clock() if at is None else at
         interval = None if self._last is None else (now - self._last) * 1000
         self._last = now
         self.last_interval_ms = interval
@@ -67,6 +68,15 @@ class TypingModel:
         if interval >= limits.refresh_ms:
             return Depth.REFRESH
         return Depth.LIGHT
+
+    def depth_after(self, now: float) -> Depth:
+        """The depth the pause since the last keystroke earns by itself (FULL before any keystroke)."""
+        if self._last is None:
+            return Depth.FULL
+        pause = (now - self._last) * 1000
+        if pause > self.thresholds.full_ms:
+            return Depth.FULL
+        return Depth.REFRESH if pause >= self.thresholds.refresh_ms and not self._pasting else Depth.LIGHT
 
     @property
     def pasting(self) -> bool:

@@ -1,4 +1,5 @@
-"""Build the inference backend named by `engine.kind`; the one place that knows the concrete classes.
+"""Build the inference backend named by `engine.kind`: keystroke's own builders (`build_embedded`,
+`build_remote`), registered like any third party's (`registry.py`).
 
 `build_backends` builds one per distinct model of a lane assignment (a model per lane): the embedded engines
 among them share one CPU scheduler, so they compute in turn, the most urgent request first.
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 from keystroke.config import EngineSettings
 from keystroke.domain.engines.base import InferenceBackend
 from keystroke.domain.engines.model_source import resolve_model
+from keystroke.domain.engines.registry import builder
 from keystroke.errors import ConfigError, ModelError
 
 if TYPE_CHECKING:
@@ -48,31 +50,33 @@ def for_model(settings: EngineSettings, model: str) -> EngineSettings:
 
 
 def build_backend(settings: EngineSettings, turns: CpuTurns | None = None) -> InferenceBackend:
-    """The backend of `settings`; an embedded one takes its turns on the CPU from `turns`, when given."""
-    if settings.kind == "embedded":
-        from keystroke.domain.engines.embedded import EmbeddedBackend
-        from keystroke.domain.engines.speculation import SpeculationGate
+    """The backend of `settings`, built by the builder registered for its kind; an embedded one takes its
+    turns on the CPU from `turns`, when given."""
+    return builder(settings.kind)(settings, turns)
 
-        return EmbeddedBackend(
-            resolve_model(settings.model),
-            turns=turns,
-            n_ctx=settings.n_ctx,
-            n_threads=settings.n_threads,
-            prefill_chunk=settings.prefill_chunk,
-            slot_bytes=settings.kv_slots_mb << 20,
-            max_slots=settings.kv_slots,
-            min_chunk=settings.kv_chunk_min,
-            speculation=SpeculationGate(
-                settings.speculative,
-                samples=settings.speculative_samples,
-                min_accept=settings.speculative_min_accept,
-                min_gain=settings.speculative_min_gain,
-            ),
-            drafter=build_drafter(settings),
-        )
-    if settings.kind == "remote":
-        return build_remote(settings)
-    raise ConfigError(f"unknown engine kind {settings.kind!r}; supported: embedded, remote")  # pragma: no cover
+
+def build_embedded(settings: EngineSettings, turns: CpuTurns | None = None) -> InferenceBackend:
+    """llama.cpp in this process (entry point `embedded`)."""
+    from keystroke.domain.engines.embedded import EmbeddedBackend
+    from keystroke.domain.engines.speculation import SpeculationGate
+
+    return EmbeddedBackend(
+        resolve_model(settings.model),
+        turns=turns,
+        n_ctx=settings.n_ctx,
+        n_threads=settings.n_threads,
+        prefill_chunk=settings.prefill_chunk,
+        slot_bytes=settings.kv_slots_mb << 20,
+        max_slots=settings.kv_slots,
+        min_chunk=settings.kv_chunk_min,
+        speculation=SpeculationGate(
+            settings.speculative,
+            samples=settings.speculative_samples,
+            min_accept=settings.speculative_min_accept,
+            min_gain=settings.speculative_min_gain,
+        ),
+        drafter=build_drafter(settings),
+    )
 
 
 def build_drafter(settings: EngineSettings) -> ModelDrafter | None:
@@ -85,8 +89,9 @@ def build_drafter(settings: EngineSettings) -> ModelDrafter | None:
     return ModelDrafter(resolve_model(settings.draft_model), n_ctx=settings.n_ctx, n_threads=threads)
 
 
-def build_remote(settings: EngineSettings) -> InferenceBackend:
-    """A fleet of OpenAI-compatible replicas; the model name is asked of the first replica if not configured."""
+def build_remote(settings: EngineSettings, _turns: CpuTurns | None = None) -> InferenceBackend:
+    """A fleet of OpenAI-compatible replicas (entry point `remote`); the model name is asked of the first
+    replica if not configured. It takes no CPU turns: the replicas compute elsewhere."""
     from keystroke.domain.engines.approx_tokenizer import ApproxTokenizer
     from keystroke.domain.engines.llama_tokenizer import load_tokenizer
     from keystroke.domain.engines.remote import RemoteBackend, RemoteOptions, fetch_model_id

@@ -382,8 +382,7 @@ def context_bench(
     from keystroke.domain.engines.factory import build_backend
     from keystroke.domain.engines.llama_engine import LlamaEngine
     from keystroke.domain.prompt.profiles import detect_profile
-    from keystroke.services.context import ContextService
-    from keystroke.services.workspace import open_workspace
+    from keystroke.services.workspace import Workspace, open_workspace
     from keystroke.testing import ManualClock
     from keystroke.transports.progress import indexing_bar
 
@@ -397,15 +396,15 @@ def context_bench(
     engine = backend.tokenizer
     assert isinstance(engine, LlamaEngine)
     clock = ManualClock()
-    context = ContextService.for_workspace(index, engine, settings, clock=clock)
+    opened = Workspace.over(index, engine, settings, clock=clock, owns_index=True)
+    context = opened.context
     try:
         with tqdm(desc="typing", unit="key", disable=None) as bar:
             report = run_context(context, clock, profile, engine.encode, settings, relpath, function, bar.update)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     finally:
-        context.close()
-        index.close()
+        opened.close()
         asyncio.run(backend.aclose())
     click.echo(format_context(report))
     if json_out is not None:

@@ -197,9 +197,8 @@ def _evaluate_repository(path: Path, limit: int, seed: int, settings: Any) -> An
 
     from keystroke.evaluation.repo import evaluate, find_cases
     from keystroke.services.completion import CompletionService
-    from keystroke.services.context import ContextService
     from keystroke.services.factory import build_service
-    from keystroke.services.workspace import open_workspace
+    from keystroke.services.workspace import Workspace, open_workspace
     from keystroke.transports.progress import indexing_bar
 
     click.echo(f"indexing {path} ...", err=True)
@@ -214,13 +213,13 @@ def _evaluate_repository(path: Path, limit: int, seed: int, settings: Any) -> An
 
     async def run() -> Any:
         plain = build_service(settings)
-        context = ContextService.for_workspace(index, plain.backend.tokenizer, settings)
-        helped = CompletionService(plain.backend, plain.profile, settings, context=context)
+        workspace = Workspace.over(index, plain.backend.tokenizer, settings, owns_index=True)
+        helped = CompletionService(plain.backend, plain.profile, settings, workspace=workspace)
         try:
             with tqdm(total=2 * len(cases), desc=path.name, unit="case", disable=None) as bar:
                 return await evaluate(plain, helped, cases, str(path), bar.update)
         finally:
-            context.close()
+            workspace.close()
             await plain.aclose()
 
     try:

@@ -17,7 +17,7 @@ from keystroke.domain.privacy.tenants import KeyStore
 from keystroke.domain.telemetry.store import TelemetryStore
 from keystroke.errors import ConfigError
 from keystroke.services.factory import build_service
-from keystroke.services.workspace import Watcher, open_workspace
+from keystroke.services.workspace import open_workspace
 from keystroke.transports.http.app import create_app
 from keystroke.transports.http.auth import Authenticator
 from keystroke.transports.http.connections import guarded_protocol
@@ -43,13 +43,10 @@ def run_server(settings: Settings, log_level: str = "warning") -> None:
         telemetry.close()
         raise
     host, port = sock.getsockname()[:2]
-    watcher: Watcher | None = None
     try:
         index = _open_workspace(settings)
         click.echo(f"keystroke: loading model {settings.engine.model} ...", err=True)
         service = build_service(settings, index, audit)
-        if index is not None and service.context is not None and settings.context.watch:
-            watcher = Watcher(index, service.context.engine.recent).start()
     except BaseException:
         sock.close()
         audit.close()
@@ -75,11 +72,8 @@ def run_server(settings: Settings, log_level: str = "warning") -> None:
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:
-        if watcher is not None:
-            watcher.stop()
-        if service.context is not None:
-            service.context.close()
-            service.context.engine.index.close()
+        if service.workspace is not None:
+            service.workspace.close()
         audit.close()
         telemetry.close()
 

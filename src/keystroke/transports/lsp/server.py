@@ -31,8 +31,10 @@ from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
 
 from keystroke import __version__
+from keystroke.domain.editor.edits import TextEdit, Units
 from keystroke.errors import RemoteUnavailableError
 from keystroke.services.editor import EditorService, Suggestion
+from keystroke.services.editor.documents import Edit
 from keystroke.services.local_lane import LocalItem
 from keystroke.transports.lsp.framing import StreamSource, serve
 
@@ -118,13 +120,13 @@ def build_server(editor: EditorService) -> KeystrokeServer:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: KeystrokeServer, params: types.DidOpenTextDocumentParams) -> None:
         item = params.text_document
-        ls.editor.open(item.uri, item.text, item.version, item.language_id, _path(item.uri))
+        ls.editor.open(item.uri, item.text, item.version, item.language_id, _path(item.uri), _units(ls))
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: KeystrokeServer, params: types.DidChangeTextDocumentParams) -> None:
         uri = params.text_document.uri
-        if ls.editor.document(uri) is not None:  # pygls has applied the change to its copy already
-            ls.editor.change(uri, params.text_document.version, ls.workspace.get_text_document(uri).source)
+        if ls.editor.document(uri) is not None:  # the editor's copy applies the same changes as pygls's
+            ls.editor.change(uri, params.text_document.version, [_edit(change) for change in params.content_changes])
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: KeystrokeServer, params: types.DidSaveTextDocumentParams) -> None:
@@ -279,6 +281,23 @@ def _locate(ls: KeystrokeServer, uri: str, position: types.Position) -> tuple[Te
         document.lines, types.Position(position.line, position.character)
     )
     return document, at.line, at.character, document.offset_at_position(position)
+
+
+def _edit(change: types.TextDocumentContentChangeEvent) -> Edit:
+    """One of the client's content changes: a range and its new text, or the whole new text."""
+    if isinstance(change, types.TextDocumentContentChangePartial):
+        start, end = change.range.start, change.range.end
+        return TextEdit((start.line, start.character), (end.line, end.character), change.text)
+    return change.text
+
+
+def _units(ls: KeystrokeServer) -> Units:
+    """How the client counts columns: the position encoding negotiated at initialization (UTF-16 by default)."""
+    negotiated = ls.workspace.position_encoding
+    encoding = str(getattr(negotiated, "value", negotiated) or "utf-16")
+    if encoding == "utf-8":
+        return "utf-8"
+    return "utf-32" if encoding == "utf-32" else "utf-16"
 
 
 def _client_position(document: TextDocument, line: int, column: int) -> types.Position:
