@@ -207,7 +207,9 @@ def test_an_explicit_request_asks_the_model_afresh_and_says_it_was_invoked(servi
         rig.open("def add(a, b):\n    return")
         rig.type(TEXT)
         rig.lane.release(all_later=True)
-        assert await rig.answered((1, 11), len(TEXT)) is not None
+        automatic = await rig.answered((1, 11), len(TEXT))
+        assert automatic is not None
+        assert automatic.lane == "inline"
         invoked = await rig.editor.suggest(URI, (1, 11), len(TEXT), invoked=True)
         assert invoked is not None
         assert invoked.lane == "inline"  # not the cached answer: the user asked for the model's best
@@ -291,7 +293,9 @@ def test_a_paste_clears_the_files_cache(service: CompletionService) -> None:
         rig.open("def add(a, b):\n    return")
         rig.type(TEXT)
         rig.lane.release(all_later=True)
-        assert await rig.answered((1, 11), len(TEXT)) is not None
+        shown = await rig.answered((1, 11), len(TEXT))
+        assert shown is not None
+        assert shown.lane == "inline"
         assert len(rig.editor.cache) == 1
         rig.type(TEXT + "\n# pasted\n" * 30)
         assert len(rig.editor.cache) == 0

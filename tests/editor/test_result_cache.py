@@ -14,6 +14,12 @@ def cache(clock: ManualClock | None = None) -> ResultCache:
     return ResultCache(clock=clock or ManualClock())
 
 
+def text_at(results: ResultCache, scope: Scope, prefix: str, suffix: str = SUFFIX) -> str | None:
+    """The cached answer's text there, or None."""
+    hit = results.lookup(scope, prefix, suffix)
+    return None if hit is None else hit.text
+
+
 def test_the_same_text_around_the_cursor_is_a_hit_however_it_came_back() -> None:
     results = cache()
     results.store(A, PREFIX, SUFFIX, "3.14 * r * r")
@@ -41,7 +47,7 @@ def test_entries_expire_after_the_ttl() -> None:
     results = cache(clock)
     results.store(A, PREFIX, SUFFIX, "r * r")
     clock.time = 29.9
-    assert results.lookup(A, PREFIX, SUFFIX) is not None
+    assert text_at(results, A, PREFIX) == "r * r"
     clock.time = 30.1
     assert results.lookup(A, PREFIX, SUFFIX) is None
     assert len(results) == 0
@@ -51,11 +57,11 @@ def test_at_most_ten_per_file_least_recently_used_out() -> None:
     results = cache()
     for n in range(10):
         results.store(A, f"x{n} = ", SUFFIX, str(n))
-    assert results.lookup(A, "x0 = ", SUFFIX) is not None  # now the most recently used
+    assert text_at(results, A, "x0 = ") == "0"  # now the most recently used
     results.store(A, "x10 = ", SUFFIX, "10")
     assert len(results) == 10
     assert results.lookup(A, "x1 = ", SUFFIX) is None  # the least recently used went
-    assert results.lookup(A, "x0 = ", SUFFIX) is not None
+    assert text_at(results, A, "x0 = ") == "0"
     other = Scope("tenant-a", "smollm2", "other.py")
     results.store(other, "y = ", SUFFIX, "1")
     assert len(results) == 11  # the bound is per file
@@ -68,7 +74,7 @@ def test_invalidation_drops_one_file_and_clear_drops_all() -> None:
     results.store(other, PREFIX, SUFFIX, "r")
     results.invalidate("app.py")
     assert results.lookup(A, PREFIX, SUFFIX) is None
-    assert results.lookup(other, PREFIX, SUFFIX) is not None
+    assert text_at(results, other, PREFIX) == "r"
     results.clear()
     assert len(results) == 0
 
@@ -86,6 +92,6 @@ def test_only_the_text_near_the_cursor_is_the_key() -> None:
     results.store(A, far + PREFIX, SUFFIX, "r")
     changed_far_above = "# HEADER\n" + far[9:]
     assert len(changed_far_above + PREFIX) > PREFIX_CHARS
-    assert results.lookup(A, changed_far_above + PREFIX, SUFFIX) is not None
+    assert text_at(results, A, changed_far_above + PREFIX) == "r"
     results.store(A, PREFIX, SUFFIX, "")  # an empty suggestion is not worth keeping
     assert len(results) == 1

@@ -14,6 +14,7 @@ from keystroke.domain.prompt.assembly import Snippet
 from keystroke.domain.prompt.boundary import split_boundary
 from keystroke.domain.prompt.profiles import detect_profile
 from keystroke.errors import ModelError
+from keystroke.evaluation.cases import format_cases, load_cases, run_cases
 from keystroke.evaluation.humaneval import NO_DEADLINES
 from keystroke.services.completion import CompletionService
 from keystroke.services.types import CompletionRequest
@@ -64,6 +65,13 @@ def test_the_loop_body_from_the_issue_is_completed_as_a_code_model_does(qwen: Co
     text = complete(qwen, LOOP_PREFIX, LOOP_SUFFIX, mode="inline")
     assert text.startswith("result.append("), text
     assert "<|" not in text
+
+
+def test_the_regression_cases_held_on_qwen_pass(qwen: CompletionService) -> None:
+    cases = [case for case in load_cases() if case.held_on(NAME)]
+    assert {"python/loop_body.py.case", "python/fill_the_middle.py.case"} <= {case.name for case in cases}
+    results = run(run_cases(qwen, cases, NAME))
+    assert not [r for r in results if r.regressed], format_cases(results)
 
 
 @pytest.mark.parametrize("profile", ["qwen2.5-coder:psm", "qwen2.5-coder:spm"])

@@ -47,7 +47,10 @@ def test_nesting_past_the_limit_is_refused_however_deep(depth: int, opening: str
 
 
 def test_nesting_at_the_limit_reads_and_brackets_inside_strings_do_not_count() -> None:
-    assert json_reader.loads(b"[" * 64 + b"]" * 64) is not None
+    nested: list[object] = []
+    for _ in range(63):
+        nested = [nested]
+    assert json_reader.loads(b"[" * 64 + b"]" * 64) == nested
     assert json_reader.loads(json.dumps({"code": "[" * 10_000 + '\\"'}).encode()) == {"code": "[" * 10_000 + '\\"'}
 
 

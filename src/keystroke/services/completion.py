@@ -122,6 +122,11 @@ class CompletionService:
             self.listeners.append(AuditTrail(audit))
 
     @property
+    def model(self) -> str:
+        """The inline lane's model (the one every lane uses unless `lanes` says otherwise)."""
+        return self.backend.info.name
+
+    @property
     def context(self) -> ContextService | None:
         """The workspace's context service, when this service collects context itself."""
         return self.preparation.context

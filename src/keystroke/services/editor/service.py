@@ -142,6 +142,27 @@ class EditorService:
         """The workspace's context service, once indexed."""
         return self.preparation.context
 
+    async def warm_up(self) -> None:
+        """Load what the local lane needs, so the first answer is not the slowest."""
+        await self.local.warm_up()
+
+    async def flush_telemetry(self) -> None:
+        """Send the telemetry events gathered so far to the serving side."""
+        await self.feedback.flush()
+
+    def report(self) -> dict[str, object]:
+        """The counters (`keystroke/stats`): the stats, the result cache's size, the local lane's Jedi use."""
+        local = self.local
+        return {
+            **self.stats.as_json(),
+            "cache_entries": len(self.cache),
+            "local_warm": local.warm,
+            "workspace_indexed": self.context is not None,
+            "jedi_calls": local.jedi_calls,
+            "jedi_kept": local.jedi_kept,
+            "jedi_late": local.jedi_late,
+        }
+
     async def connect(self) -> None:
         """Learn the remote lane's model and privacy policy; the policy's exclusions and secret patterns are
         added to this editor's own (they can only add), and open documents are checked again."""

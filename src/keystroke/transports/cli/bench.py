@@ -253,8 +253,6 @@ def load_bench(editors: str, keys: int, burst: int, seed: int, json_out: Path | 
     from tqdm import tqdm
 
     from keystroke.benchmarks.load import format_load, run_level
-    from keystroke.domain.engines.embedded import EmbeddedBackend
-    from keystroke.domain.engines.speculation import SpeculationGate
     from keystroke.services.factory import build_service
 
     try:
@@ -265,12 +263,10 @@ def load_bench(editors: str, keys: int, burst: int, seed: int, json_out: Path | 
         raise click.BadParameter("every number of editors must be at least 1", param_hint="--editors")
     modules = (textwrap, shlex, fnmatch, glob, argparse, ast, calendar, csv, difflib)
     sources = [Path(str(m.__file__)) for m in modules]
-    settings = settings_from(options)
+    settings = settings_from(options, **{"engine.speculative": "off"})
 
     async def run() -> list[dict[str, Any]]:
         service = build_service(settings)
-        if isinstance(service.backend, EmbeddedBackend):
-            await service.backend.call(lambda engine: setattr(engine, "gate", SpeculationGate("off")))
         levels = []
         try:
             with tqdm(total=len(counts), desc="load", unit="level", disable=None) as bar:

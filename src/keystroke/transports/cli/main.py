@@ -128,6 +128,7 @@ def main() -> None:
         bench_hardening,
         bench_models,
         commands,
+        eval_cases,
         eval_compare,
         evaluate,
         index,
@@ -142,6 +143,7 @@ def main() -> None:
     cli.add_command(index.index_command)
     cli.add_command(lsp.lsp)
     evaluate.eval_group.add_command(eval_compare.compare)
+    evaluate.eval_group.add_command(eval_cases.cases)
     cli.add_command(evaluate.eval_group)
     bench.bench_group.add_command(bench_hardening.soak_bench)
     bench.bench_group.add_command(bench_hardening.abuse_bench)

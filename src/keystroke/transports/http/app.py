@@ -149,7 +149,7 @@ def create_app(
 
     @app.get("/healthz", response_model=Health, responses=error_responses())
     async def healthz() -> Health:
-        return Health(model=service.backend.info.name, profile=service.profile.label)
+        return Health(model=service.model, profile=service.profile.label)
 
     register_infill(app, service, auth, definitions)
     register_telemetry(app, service, auth, store, definitions)

@@ -156,7 +156,7 @@ class PlaygroundSession:
     async def run(self) -> None:
         flusher = asyncio.create_task(self._flush_often())
         try:
-            await self._send(type="ready", tenant=self.tenant.name, model=self.service.backend.info.name)
+            await self._send(type="ready", tenant=self.tenant.name, model=self.service.model)
             while True:
                 raw = await receive_text(self.socket)
                 await self._handle(raw)
@@ -206,7 +206,7 @@ class PlaygroundSession:
     async def _flush_often(self) -> None:
         while True:
             await asyncio.sleep(FLUSH_EVERY_S)
-            await self.editor.feedback.flush()
+            await self.editor.flush_telemetry()
 
     async def _send(self, **message: Any) -> None:
         with contextlib.suppress(WebSocketDisconnect, RuntimeError):  # the tab is gone: nothing to tell

@@ -54,9 +54,7 @@ def run_server(settings: Settings, log_level: str = "warning") -> None:
         raise
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}"
-    click.echo(
-        f"keystroke: serving {url} (model {service.backend.info.name}, profile {service.profile.label}); Ctrl+C stops"
-    )
+    click.echo(f"keystroke: serving {url} (model {service.model}, profile {service.profile.label}); Ctrl+C stops")
     click.echo(f"keystroke: playground {url}/  dashboard {url}/dashboard  metrics {url}/metrics")
     sys.stdout.flush()
     app = create_app(service, auth=auth, telemetry=telemetry)

@@ -109,7 +109,7 @@ def build_server(editor: EditorService) -> KeystrokeServer:
 
     @server.feature(types.INITIALIZED)
     def initialized(ls: KeystrokeServer, _params: types.InitializedParams) -> None:
-        ls.spawn(ls.editor.local.warm_up())
+        ls.spawn(ls.editor.warm_up())
         ls.spawn(_connect(ls.editor))
         if ls.editor.root is None:  # no --workspace: the editor's workspace folder, else where it started us
             ls.editor.root = Path(ls.workspace.root_path or Path.cwd()).resolve()
@@ -174,17 +174,7 @@ def build_server(editor: EditorService) -> KeystrokeServer:
 
     @server.feature(STATS)
     def stats(ls: KeystrokeServer, _params: Any) -> dict[str, object]:
-        editor = ls.editor
-        local = editor.local
-        return {
-            **editor.stats.as_json(),
-            "cache_entries": len(editor.cache),
-            "local_warm": local.warm,
-            "workspace_indexed": editor.context is not None,
-            "jedi_calls": local.jedi_calls,
-            "jedi_kept": local.jedi_kept,
-            "jedi_late": local.jedi_late,
-        }
+        return ls.editor.report()
 
     @server.command(ACCEPTED)
     def accepted(ls: KeystrokeServer, *arguments: Any) -> None:
@@ -210,7 +200,7 @@ async def _send_telemetry(editor: EditorService) -> None:
     """Send what became of suggestions every few seconds (and once more at shutdown, in `aclose`)."""
     while True:
         await asyncio.sleep(TELEMETRY_EVERY_S)
-        await editor.feedback.flush()
+        await editor.flush_telemetry()
 
 
 async def _index_workspace(ls: KeystrokeServer) -> None:
