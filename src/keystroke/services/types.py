@@ -1,9 +1,15 @@
-"""The completion service's request, result and streaming event types (shared by every transport)."""
+"""The completion service's request, result and streaming event types (shared by every transport).
+
+`Usage`, `Timings` and `ContextUse` go on the wire as they are (`transports/http/wire.py` uses them as fields of
+the response), so their field descriptions are the API's.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import Field
 
 from keystroke.domain.context.items import SourceReport
 from keystroke.domain.engines.base import FinishReason
@@ -44,9 +50,9 @@ class Usage:
     """Tokens of the prompt, of it served from the KV cache, decoded in all, and candidate lines decoded."""
 
     prompt_tokens: int
-    cached_tokens: int
-    completion_tokens: int
-    candidates: int = 1
+    cached_tokens: Annotated[int, Field(description="Prompt tokens served from the engine's KV cache.")]
+    completion_tokens: Annotated[int, Field(description="Tokens decoded, alternatives included.")]
+    candidates: Annotated[int, Field(description="Candidate lines decoded: 1, or more when the answer was ranked.")] = 1
 
 
 @dataclass(frozen=True)
@@ -67,15 +73,21 @@ class Timings:
 class ContextUse:
     """What context went into the prompt: snippets, and, when the workspace was searched, how."""
 
-    snippets: int
-    depth: str | None = None  # "light", "refresh" or "full"; None when the editor sent the snippets
-    ms: float = 0.0
-    sources: tuple[SourceReport, ...] = ()
+    snippets: Annotated[int, Field(description="Context snippets placed in the prompt.")]
+    depth: Annotated[
+        Literal["light", "refresh", "full"] | None,
+        Field(description="How deep the workspace was searched; null when the editor sent the snippets or there "
+              "is no workspace."),
+    ] = None  # fmt: skip
+    ms: Annotated[float, Field(description="Time spent collecting context.")] = 0.0
+    sources: Annotated[
+        tuple[SourceReport, ...], Field(description="Each context source that ran: its time, items and status.")
+    ] = ()
 
     @classmethod
     def of(cls, outcome: ContextOutcome) -> ContextUse:
         depth = outcome.depth.name.lower() if outcome.depth is not None else None
-        return cls(len(outcome.snippets), depth, outcome.ms, outcome.reports)
+        return cls(len(outcome.snippets), depth, outcome.ms, outcome.reports)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

@@ -10,19 +10,13 @@ from typing import Any
 
 import click
 
+from keystroke.transports.cli.evaluate import models_option
 from keystroke.transports.cli.main import prepare_model, settings_from
 from keystroke.transports.cli.reporting import publish, report_option
 
 
 @click.command("cases")
-@click.option(
-    "--model",
-    "models",
-    multiple=True,
-    default=("default", "smollm2-135m"),
-    show_default=True,
-    help="A model to run the cases on (repeat): a catalog name, a .gguf path or hf:... (see `keystroke models`).",
-)
+@models_option
 @click.option(
     "--cases",
     "folder",

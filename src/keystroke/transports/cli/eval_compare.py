@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 import click
 
-from keystroke.transports.cli.evaluate import Job, run_tasks
+from keystroke.transports.cli.evaluate import Job, models_option, run_tasks
 from keystroke.transports.cli.main import settings_from
 from keystroke.transports.cli.reporting import publish, report_option
 
@@ -27,14 +27,7 @@ SETS = {
     required=True,
     help="The folder that holds human-eval-infilling/ and santacoder-fim/ (here: ../shared/eval-data).",
 )
-@click.option(
-    "--model",
-    "models",
-    multiple=True,
-    default=("default", "smollm2-135m"),
-    show_default=True,
-    help="A model to measure (repeat): a catalog name, a .gguf path or hf:... (see `keystroke models`).",
-)
+@models_option
 @click.option(
     "--profile",
     "profiles",

@@ -25,6 +25,18 @@ def eval_group() -> None:
     """Measure completion quality on public benchmarks."""
 
 
+def models_option(function: Any) -> Any:
+    """`--model` (repeatable): the models a comparison runs on, the default and the small one unless named."""
+    return click.option(
+        "--model",
+        "models",
+        multiple=True,
+        default=("default", "smollm2-135m"),
+        show_default=True,
+        help="A model to measure (repeat): a catalog name, a .gguf path or hf:... (see `keystroke models`).",
+    )(function)
+
+
 def decoding_option(function: Any) -> Any:
     return click.option(
         "--decoding",

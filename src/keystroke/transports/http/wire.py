@@ -21,7 +21,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from keystroke.domain.prompt.assembly import Snippet
 from keystroke.domain.sse import SseEvent, frame
 from keystroke.domain.telemetry.events import Event
-from keystroke.services.types import CompletionEvent, CompletionRequest, CompletionResult, Delta, FirstAction
+from keystroke.services.types import (
+    CompletionEvent,
+    CompletionRequest,
+    CompletionResult,
+    ContextUse,
+    Delta,
+    FirstAction,
+    Timings,
+    Usage,
+)
 
 
 class _Strict(BaseModel):
@@ -122,40 +131,6 @@ class ChoiceBody(BaseModel):
     finish_reason: str
 
 
-class UsageBody(BaseModel):
-    prompt_tokens: int
-    cached_tokens: int
-    completion_tokens: int = Field(description="Tokens decoded, alternatives included.")
-    candidates: int = Field(description="Candidate lines decoded: 1, or more when the answer was ranked.")
-
-
-class TimingsBody(BaseModel):
-    queue_ms: float
-    prompt_build_ms: float
-    prefill_ms: float
-    decode_ms: float
-    first_token_ms: float | None
-    first_action_ms: float | None
-    total_ms: float
-
-
-class SourceBody(BaseModel):
-    source: str
-    ms: float
-    items: int
-    status: Literal["ok", "timeout", "error"]
-
-
-class ContextBody(BaseModel):
-    snippets: int = Field(description="Context snippets placed in the prompt.")
-    depth: Literal["light", "refresh", "full"] | None = Field(
-        description="How deep the workspace was searched; null when the editor sent the snippets or there is "
-        "no workspace."
-    )
-    ms: float = Field(description="Time spent collecting context.")
-    sources: list[SourceBody] = Field(description="Each context source that ran: its time, items and status.")
-
-
 class CompletionResponse(BaseModel):
     id: str
     model: str = Field(description="The model that answered: the one configured for the request's lane.")
@@ -165,9 +140,9 @@ class CompletionResponse(BaseModel):
     )
     choices: list[ChoiceBody]
     abstain_reason: str | None = Field(description="Why the text is empty, when it is.")
-    usage: UsageBody
-    timings: TimingsBody
-    context: ContextBody
+    usage: Usage
+    timings: Timings
+    context: ContextUse
 
     @classmethod
     def of(cls, result: CompletionResult) -> CompletionResponse:
@@ -178,9 +153,9 @@ class CompletionResponse(BaseModel):
             lane=result.lane,
             choices=[ChoiceBody(index=0, text=result.text, finish_reason=result.finish_reason)],
             abstain_reason=result.abstain_reason,
-            usage=UsageBody(**asdict(result.usage)),
-            timings=TimingsBody(**asdict(result.timings)),
-            context=ContextBody.model_validate(asdict(result.context)),
+            usage=result.usage,
+            timings=result.timings,
+            context=result.context,
         )
 
 
