@@ -49,6 +49,17 @@ def make_settings(**overrides: Any) -> Settings:
     return load_settings(environ={}, overrides=values)
 
 
+MODEL_FIXTURES = frozenset({"service", "backend"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that loads the real model is a `model` test whether or not its module says so, so the fast lane
+    (`-m "not model"`) never loads one."""
+    for item in items:
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())) and item.get_closest_marker("model") is None:
+            item.add_marker(pytest.mark.model)
+
+
 @pytest.fixture(scope="session")
 def service() -> Iterator[CompletionService]:
     """The completion service on the real default model (SmolLM2-135M through llama.cpp)."""

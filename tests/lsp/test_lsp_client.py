@@ -71,9 +71,12 @@ class Editor:
 
 
 @contextlib.asynccontextmanager
-async def started(root: Path, *args: str, progress: list[Any] | None = None) -> AsyncIterator[Editor]:
+async def started(
+    root: Path, *args: str, progress: list[Any] | None = None, env: dict[str, str] | None = None
+) -> AsyncIterator[Editor]:
     log: list[str] = []
     env = {
+        **(env or {}),
         # a loaded CI machine may take longer than the interactive budget for Jedi: the budget is not tested here
         "KEYSTROKE_EDITOR__JEDI_BUDGET_MS": "10000",
         "KEYSTROKE_CACHE_DIR": str(root.parent / f"{root.name}-cache"),  # the index cache, outside the workspace
@@ -88,9 +91,10 @@ def drive(
     *args: str,
     timeout_s: float = 180,
     progress: list[Any] | None = None,
+    env: dict[str, str] | None = None,
 ) -> None:
     async def main() -> None:
-        async with started(root, *args, progress=progress) as editor:
+        async with started(root, *args, progress=progress, env=env) as editor:
             await asyncio.wait_for(body(editor), timeout_s)  # a hung server fails the test, not the run
 
     run(main())
@@ -130,7 +134,8 @@ def test_cancel_request_stops_the_generation(tmp_path: Path, service: Completion
     # generating when the cancel comes, and the engine is released only if the cancel reaches it, end to end
     # ($/cancelRequest -> the handler -> the generation task -> the HTTP stream -> the gateway -> the engine)
     stalling = StallingBackend(service.backend)
-    served = CompletionService(stalling, service.profile, make_settings())
+    # the request's own deadline far beyond the test's waits: only the cancel can release the engine in time,
+    served = CompletionService(stalling, service.profile, make_settings(**{"admission.request_timeout_ms": 600_000}))
     with serve_app(create_app(served, owns_backend=False)) as url:
 
         async def body(editor: Editor) -> None:
@@ -151,7 +156,8 @@ def test_cancel_request_stops_the_generation(tmp_path: Path, service: Completion
             stats = await editor.stats()
             assert (stats["cancelled"], stats["shown"]) == (1, 0)
 
-        drive(tmp_path, body, "--gateway", url)
+        # nor can the editor's own timeout on the gateway (which would close the stream too)
+        drive(tmp_path, body, "--gateway", url, env={"KEYSTROKE_EDITOR__TIMEOUT_S": "600"})
 
 
 async def _until(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:

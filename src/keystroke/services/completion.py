@@ -86,6 +86,9 @@ class _Progress:
     shown: str = ""  # as revealed to the caller
     first_token_ms: float | None = None
     first_action_ms: float | None = None
+    stats: GenerationStats | None = None  # once the engine is done
+    result: CompletionResult | None = None  # once answered
+    failed: bool = False
 
     def __post_init__(self) -> None:
         self.ctx = CursorContext(self.prepared.request.prefix, self.prepared.request.suffix)
@@ -187,40 +190,42 @@ class CompletionService:
             return
         max_lines = 1 if mode == "inline" else self.settings.completion.multiline_max_lines
         progress = _Progress(started, request_id, prepared, mode, lane, engine, namespace, max_lines)
-        generation = self._generation_request(progress)
-        generation.priority, generation.queue_deadline = ticket.priority, ticket.queue_deadline
+        generation = self._generation_request(progress, ticket)
         prompt_build_ms = self._since(started)
-        remaining_s = self.settings.admission.request_timeout_ms / 1000 - (self._clock() - started)
-        generation.drop_deadline = Deadline.after(remaining_s, self._clock)
-        deadline = asyncio.get_running_loop().call_later(max(remaining_s, 0.0), generation.cancel.cancel, DEADLINE)
-        stats: GenerationStats | None = None
-        result: CompletionResult | None = None
+        assert generation.drop_deadline is not None  # the request's own time: past it, it is cancelled
+        timer = asyncio.get_running_loop().call_later(
+            max(generation.drop_deadline.remaining_s(), 0.0), generation.cancel.cancel, DEADLINE
+        )
         session = self._session(request, tenant)
         self._sessions.begin(session, generation.cancel)
-        failed = False
         try:
             async for event in engine.backend.generate(generation):
                 if isinstance(event, DoneEvent):
-                    stats = event.stats
+                    progress.stats = event.stats
                     break
                 for update in self._advance(progress, event):
                     yield update
-            assert stats is not None
-            final = self._final(progress, stats)
+            assert progress.stats is not None
+            final = self._final(progress, progress.stats)
             for update in self._emit(progress, final):
                 yield update
-            result = self._result(progress, final, stats, prompt_build_ms)
-            yield Finished(result)
+            progress.result = self._result(progress, final, progress.stats, prompt_build_ms)
+            yield Finished(progress.result)
         except Exception:
-            failed = True
+            progress.failed = True
             raise
         finally:
-            deadline.cancel()
+            timer.cancel()
             self._sessions.end(session, generation.cancel)
-            retained = generation.prompt.render() if tenant.retain_code else ""
-            served = Served(tenant, prepared.request, request_id, lane, engine.model, result, stats, failed,
-                            prepared.redactions, retained, progress.emitted if retained else "")  # fmt: skip
-            self._report(served)
+            self._report(self._served(progress, tenant, generation))
+
+    def _served(self, progress: _Progress, tenant: Tenant, generation: GenerationRequest) -> Served:
+        """The request as it ended; its code (prompt and answer) only where the tenant retains code."""
+        retained = generation.prompt.render() if tenant.retain_code else ""
+        prepared = progress.prepared
+        return Served(tenant, prepared.request, progress.request_id, progress.lane, progress.engine.model,
+                      progress.result, progress.stats, progress.failed, prepared.redactions, retained,
+                      progress.emitted if retained else "")  # fmt: skip
 
     async def _prepare(self, request: CompletionRequest, tenant: Tenant, namespace: str) -> PreparedRequest:
         """A request from another process, prepared here: the workspace's context only for its own tenant."""
@@ -270,7 +275,10 @@ class CompletionService:
                 f"max_tokens must be between 1 and {limits.max_tokens}, got {request.max_tokens}", "max_tokens"
             )
 
-    def _generation_request(self, progress: _Progress) -> GenerationRequest:
+    def _generation_request(self, progress: _Progress, ticket: Ticket) -> GenerationRequest:
+        """What the engine is asked: the assembled prompt, caps, stop check, ranking plan, cache owner, route key,
+        and when to give up (the ticket's queue priority and deadline; dropped when paused past the request's
+        time)."""
         request = progress.prepared.request
         prompt_settings = self.settings.prompt
         engine = progress.engine
@@ -307,6 +315,9 @@ class CompletionService:
             cache_owner=progress.namespace,
             route_key=f"{progress.namespace}\x1f{request.filepath or request.session_id or ''}",
             speculation_key=f"{request.language or 'text'}/{progress.lane}",
+            priority=ticket.priority,
+            queue_deadline=ticket.queue_deadline,
+            drop_deadline=Deadline(progress.started + self.settings.admission.request_timeout_ms / 1000, self._clock),
         )
 
     def _advance(self, progress: _Progress, event: TokenEvent) -> list[CompletionEvent]:

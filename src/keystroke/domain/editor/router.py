@@ -44,3 +44,15 @@ def route(line_before: str, line_after: str, previous_line: str = "") -> Route:
     if line_after.strip() == "":
         return Route("inline", "end of a line")
     return Route("inline", "middle of a line")
+
+
+def route_at(prefix: str, suffix: str) -> Route:
+    """The lane for a cursor between `prefix` and `suffix` (the document's text before and after it)."""
+    line_start = prefix.rfind("\n") + 1
+    previous_start = prefix.rfind("\n", 0, max(0, line_start - 1)) + 1
+    line_end = suffix.find("\n")
+    return route(
+        prefix[line_start:],
+        suffix if line_end < 0 else suffix[:line_end],
+        prefix[previous_start : max(previous_start, line_start - 1)],
+    )

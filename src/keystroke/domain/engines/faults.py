@@ -4,14 +4,13 @@ Each wraps a real backend and keeps its identity (`info`, `capabilities`, `token
 - `StallingBackend` never produces a token; it ends only when the request is cancelled (a hung engine);
 - `DyingBackend` passes `after_tokens` real tokens through, then raises `EngineCrashedError` (a crash
   in the middle of a stream).
-They are not selectable from configuration; build them around a real backend in code.
+They are not selectable from configuration; build them around a real backend in code (`keystroke.testing`).
 `GatedEngine` is an engine of its own that produces a token only when a test lets it (a slow engine on demand),
 for the CPU scheduler's faults: priority, preemption and cancellation between engines.
 """
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable
 
@@ -39,18 +38,16 @@ class _Wrapper:
 
 
 class StallingBackend(_Wrapper):
-    """Produces nothing until the request is cancelled; polls the cancel flag every `poll_s` seconds."""
+    """Produces nothing until the request is cancelled (it waits on the cancel token: no polling)."""
 
-    def __init__(self, inner: InferenceBackend, poll_s: float = 0.01) -> None:
+    def __init__(self, inner: InferenceBackend) -> None:
         super().__init__(inner)
-        self.poll_s = poll_s
         self.released = 0
         """How many stalled requests were cancelled (and so released) so far."""
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
         try:
-            while not request.cancel.cancelled:
-                await asyncio.sleep(self.poll_s)
+            await request.cancel.wait()
         finally:
             self.released += 1
         yield DoneEvent(GenerationStats(0, 0, 0, 0.0, 0.0, 0.0, "cancelled", request.cancel.reason))

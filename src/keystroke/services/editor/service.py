@@ -42,22 +42,22 @@ from keystroke.config import Settings
 from keystroke.domain.context.index import IndexSummary, Progress
 from keystroke.domain.context.token_estimate import EstimatedTokenizer
 from keystroke.domain.editor.edits import Units
-from keystroke.domain.editor.result_cache import ResultCache, Scope
-from keystroke.domain.editor.router import Route, route
+from keystroke.domain.editor.result_cache import ResultCache
+from keystroke.domain.editor.router import Route, route_at
 from keystroke.domain.editor.session import Position, Ticket
 from keystroke.domain.editor.triggers import DebounceSettings, Trigger
-from keystroke.domain.editor.window import upload_window, window_chars
+from keystroke.domain.editor.window import window_chars
 from keystroke.errors import RemoteUnavailableError
 from keystroke.services.context import ContextService, typing_thresholds
 from keystroke.services.editor.documents import Document, Documents, Edit
 from keystroke.services.editor.generations import Generations
+from keystroke.services.editor.prefetching import Prefetching
 from keystroke.services.editor.stats import EditorStats, Suggestion
+from keystroke.services.editor.uploads import Uploads
 from keystroke.services.feedback import Feedback, TelemetrySink
 from keystroke.services.local_lane import LocalItem, LocalLane, LocalQuery
-from keystroke.services.prefetch import Prefetches, next_prefix
 from keystroke.services.preparation import Preparation, PreparedRequest
 from keystroke.services.remote_lane import RemoteAnswer, RemoteLane
-from keystroke.services.types import CompletionRequest
 from keystroke.services.types import Trigger as RequestTrigger
 from keystroke.services.workspace import Workspace
 
@@ -124,8 +124,9 @@ class EditorService:
         )
         self.documents = Documents(self.preparation.rules, root, debounce, typing_thresholds(settings.context))
         self.generations = Generations(self.stats)
-        self.prefetches = Prefetches()
-        self._window = window_chars(settings.prompt.budget_tokens)  # what of a huge file goes to the model
+        window = window_chars(settings.prompt.budget_tokens)  # what of a huge file goes to the model
+        self.uploads = Uploads(remote, self.preparation, self.settings, tenant, window, self.stats)
+        self.prefetching = Prefetching(self.uploads, self.cache, self.stats, enabled=self.settings.prefetch)
         self.workspace: Workspace | None = None  # the root's, once indexed (`index_workspace`)
 
     @property
@@ -175,6 +176,7 @@ class EditorService:
         self.preparation = Preparation(
             self._all_settings, self.preparation.context, policy_exclude=policy.exclude, policy_patterns=policy.patterns
         )
+        self.uploads.preparation = self.preparation
         self.documents.tighten(self.preparation.rules)
 
     async def index_workspace(self, progress: Progress | None = None) -> IndexSummary | None:
@@ -206,7 +208,7 @@ class EditorService:
         document = self.documents[uri]
         change = document.apply(version, [edits] if isinstance(edits, str) else edits, self.clock.now())
         self.stats.keystrokes += 1
-        self.stats.prefetch_cancelled += self.prefetches.edited(uri, document.text, change.cursor)
+        self.prefetching.edited(uri, document.text, change.cursor)
         self.feedback.edited(uri, change.start, change.removed, change.inserted)
         if max(len(change.inserted), len(change.removed)) >= self.settings.large_edit_chars:
             self.cache.invalidate(document.key)
@@ -219,7 +221,7 @@ class EditorService:
 
     def close(self, uri: str) -> None:
         self.generations.cancel(uri, "document closed")
-        self.prefetches.cancel(uri)
+        self.prefetching.cancel(uri)
         self.feedback.closed(uri)
         self.documents.close(uri)
 
@@ -262,7 +264,7 @@ class EditorService:
         self.feedback.shown(document.uri, found.id, str(found.lane), document.language, len(ask.prefix),
                             found.replace, found.text, found.latency_ms)  # fmt: skip
         if found.lane in ("inline", "multiline", "cache", "inflight") and not found.replace:
-            self._prefetch_after(ask, found.text)
+            self.prefetching.after_shown(document, ask.prefix, ask.suffix, found.text, self.clock.now())
         return found
 
     def accepted(self, suggestion_id: str, start: int | None = None, chars: int | None = None) -> bool:
@@ -306,7 +308,8 @@ class EditorService:
             return None
         lane = "multiline" if ask.route.lane == "multiline" else "inline"
         trigger: RequestTrigger = "invoked" if ask.invoked else "automatic"
-        prepared = await self._prepare(ask.document, self._request(ask.document, ask.prefix, ask.suffix, lane, trigger))
+        request = self.uploads.request(ask.document, ask.prefix, ask.suffix, lane, trigger)
+        prepared = await self.uploads.prepare(ask.document, request, self.clock.now())
         self.stats.with_context += bool(prepared.context.snippets)
         if not ask.current:
             return None  # the user typed on while the context was collected
@@ -322,15 +325,7 @@ class EditorService:
         return Suggestion(answer.text, lane, ask.route.reason, ask.ticket, cached_ratio=answer.cached_ratio)
 
     def _route(self, ask: Ask) -> Route:
-        prefix, suffix = ask.prefix, ask.suffix
-        line_start = prefix.rfind("\n") + 1
-        previous_start = prefix.rfind("\n", 0, max(0, line_start - 1)) + 1
-        line_end = suffix.find("\n")
-        chosen = route(
-            prefix[line_start:],
-            suffix if line_end < 0 else suffix[:line_end],
-            prefix[previous_start : max(previous_start, line_start - 1)],
-        )
+        chosen = route_at(ask.prefix, ask.suffix)
         if ask.document.excluded:
             chosen = Route("local", "file excluded from upload")
         elif ask.moved:
@@ -342,7 +337,7 @@ class EditorService:
     def _from_cache(self, ask: Ask) -> Suggestion | None:
         if self.remote is None:
             return None
-        hit = self.cache.lookup(self._scope(ask.document), ask.prefix, ask.suffix)
+        hit = self.cache.lookup(self.uploads.scope(ask.document), ask.prefix, ask.suffix)
         if hit is None:
             return None
         self.stats.cache_hits += 1
@@ -400,92 +395,19 @@ class EditorService:
     async def _generate(self, ask: Ask, prepared: PreparedRequest) -> RemoteAnswer | None:
         """The document's new generation (superseding its previous one), awaited; its answer is cached."""
         uri = ask.document.uri
-        inflight = self.generations.start(uri, ask.prefix, ask.suffix, self._timed(prepared))
+        inflight = self.generations.start(uri, ask.prefix, ask.suffix, self.uploads.ask(prepared))
         answer = await self.generations.wait(uri, inflight)
         if answer is not None and answer.text:
-            self.cache.store(self._scope(ask.document), ask.prefix, ask.suffix, answer.text)
+            self.cache.store(self.uploads.scope(ask.document), ask.prefix, ask.suffix, answer.text)
         return answer
-
-    def _request(
-        self, document: Document, prefix: str, suffix: str, mode: str, trigger: RequestTrigger, background: bool = False
-    ) -> CompletionRequest:
-        """The request for the model: what the prompt budget can use of the document around the cursor."""
-        return CompletionRequest(
-            *upload_window(prefix, suffix, self._window),
-            document.language,
-            document.key,
-            mode="multiline" if mode == "multiline" else "inline",
-            # a prefetch has its own session: it never supersedes the user's request
-            session_id=f"lsp-prefetch:{document.uri}" if background else f"lsp:{document.uri}",
-            trigger=trigger,
-            background=background,
-        )
-
-    async def _prepare(self, document: Document, request: CompletionRequest) -> PreparedRequest:
-        """Redacted, with context from the indexed workspace as deep as the user's pace says (excluded files
-        were never indexed; none before it is ready). The document's exclusion was decided when it opened."""
-        scope = self._scope(document)
-        return await self.preparation.prepare(
-            request,
-            f"{scope.tenant}\x1f{scope.model}\x1f{scope.tokenizer}",
-            gather=document.path is not None,
-            excluded=document.excluded,
-            depth=document.rhythm.depth(self.clock.now()),
-        )
 
     async def prefetches_settled(self) -> None:
         """Wait for the prefetches in flight to end (tests and benchmarks reading the counters)."""
-        await self.prefetches.settled()
-
-    def _prefetch_after(self, ask: Ask, shown: str) -> None:
-        """Ask in the background for the line after a shown suggestion (see `prefetch.py`)."""
-        document = ask.document
-        if not self.settings.prefetch or self.remote is None or document.excluded:
-            return
-        target = next_prefix(ask.prefix, ask.suffix, shown)
-        if target is None:
-            return
-        if self.prefetches.target(document.uri) == target or self.cache.holds(
-            self._scope(document), target, ask.suffix
-        ):
-            return  # already asked for, or known
-        task = asyncio.ensure_future(self._prefetch(document, target, ask.suffix))
-        self.stats.prefetch_cancelled += self.prefetches.start(document.uri, target, task)
-        self.stats.prefetch_started += 1
-
-    async def _prefetch(self, document: Document, target: str, suffix: str) -> None:
-        prepared = await self._prepare(document, self._request(document, target, suffix, "inline", "automatic", True))
-        try:
-            answer = await self._timed(prepared, measured=False)
-        except RemoteUnavailableError as exc:
-            log.debug("prefetch for %s not answered: %s", document.uri, exc)
-            return
-        tokens = answer.completion_tokens or 0
-        self.stats.prefetch_tokens += tokens
-        if answer.text:
-            self.cache.store(self._scope(document), target, suffix, answer.text, prefetched=True, tokens=tokens)
-
-    async def _timed(self, prepared: PreparedRequest, measured: bool = True) -> RemoteAnswer:
-        """The remote lane's answer (revealed by the lane) within the timeout; `measured`: its serving time
-        counts in the stats (not a prefetch's)."""
-        assert self.remote is not None
-        try:
-            async with asyncio.timeout(self.settings.timeout_s):
-                answer = await self.remote.complete(prepared)
-        except TimeoutError as exc:
-            raise RemoteUnavailableError(f"no answer within {self.settings.timeout_s:g} s") from exc
-        if measured and answer.first_action_ms is not None:
-            self.stats.serving_ms.append(answer.first_action_ms)
-        return answer
-
-    def _scope(self, document: Document) -> Scope:
-        if self.remote is None:
-            return Scope(self.tenant, "local", document.key)
-        return Scope(self.tenant, self.remote.model, document.key, self.remote.tokenizer_id)
+        await self.prefetching.settled()
 
     async def aclose(self) -> None:
         self.generations.cancel_all("shutting down")
-        self.prefetches.cancel_all()
+        self.prefetching.cancel_all()
         with contextlib.suppress(Exception):
             await self.feedback.flush()
         if self.workspace is not None:

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 import keystroke
@@ -29,6 +29,7 @@ from keystroke.transports.http.dashboard import register_dashboard
 from keystroke.transports.http.disconnect import CLIENT_CLOSED, until_disconnected
 from keystroke.transports.http.errors import ENGINE, JSON_BODY, error_responses, install_error_handlers
 from keystroke.transports.http.infill import register_infill
+from keystroke.transports.http.info import register_info
 from keystroke.transports.http.pages import register_pages
 from keystroke.transports.http.parsing import parse_model, read_json
 from keystroke.transports.http.playground import register_playground
@@ -36,14 +37,8 @@ from keystroke.transports.http.sse import event_stream
 from keystroke.transports.http.telemetry import register_telemetry
 from keystroke.transports.http.trust import BrowserGuard
 from keystroke.transports.http.wire import (
-    AuditList,
     CompletionBody,
     CompletionResponse,
-    Health,
-    ModelCard,
-    ModelList,
-    Policy,
-    UsageTotals,
 )
 
 _STREAM_DOC = (
@@ -113,44 +108,7 @@ def create_app(
             return Response(status_code=CLIENT_CLOSED)
         return JSONResponse(CompletionResponse.of(result).model_dump())
 
-    @app.get("/v1/models", response_model=ModelList, responses=error_responses())
-    async def models(request: Request) -> ModelList:
-        auth.tenant(request)
-        cards = [
-            ModelCard(
-                id=engine.backend.info.name,
-                source=engine.backend.info.source,
-                profile=engine.profile.label,
-                fim=engine.profile.uses_fim,
-                n_ctx=engine.backend.info.n_ctx,
-                tokenizer_id=engine.backend.info.tokenizer_id,
-                lanes=lanes,
-            )
-            for engine, lanes in service.lanes.assignments()
-        ]
-        return ModelList(data=cards)
-
-    @app.get("/v1/policy", response_model=Policy, responses=error_responses())
-    async def policy(request: Request) -> Policy:
-        auth.tenant(request)
-        privacy = service.settings.privacy
-        return Policy(exclude=list(privacy.policy_exclude), patterns=list(privacy.patterns), redact=privacy.redact)
-
-    @app.get("/v1/audit", response_model=AuditList, responses=error_responses(422))
-    async def audit(request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> AuditList:
-        tenant = auth.tenant(request)
-        records = service.audit.records(tenant, limit) if service.audit is not None else []
-        return AuditList(tenant=tenant.name, data=records)
-
-    @app.get("/v1/usage", response_model=UsageTotals, responses=error_responses())
-    async def usage(request: Request) -> UsageTotals:
-        tenant = auth.tenant(request)
-        return UsageTotals(tenant=tenant.name, **service.usage(tenant))
-
-    @app.get("/healthz", response_model=Health, responses=error_responses())
-    async def healthz() -> Health:
-        return Health(model=service.model, profile=service.profile.label)
-
+    register_info(app, service, auth)
     register_infill(app, service, auth, definitions)
     register_telemetry(app, service, auth, store, definitions)
     register_dashboard(app, service, auth, store)
