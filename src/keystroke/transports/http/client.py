@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from keystroke.domain.engines.base import Tokenizer
 from keystroke.domain.sse import read_events
 from keystroke.domain.telemetry.events import Event
-from keystroke.errors import RemoteUnavailableError
+from keystroke.errors import RemoteUnavailableError, invalid_request
 from keystroke.services.preparation import PreparedRequest
 from keystroke.services.remote_lane import RemoteAnswer, RemotePolicy, cached_ratio
 from keystroke.transports.http.wire import (
@@ -82,7 +82,11 @@ class GatewayLane:
         wait = self._retry_at - self._clock()
         if wait > 0:
             raise RemoteUnavailableError(f"gateway overloaded; asking again in {wait:.1f} s")
-        body = CompletionBody.of(request).to_json()
+        try:
+            body = CompletionBody.of(request).to_json()
+        except ValidationError as exc:  # e.g. a session id (a long URI) over the protocol's limit
+            error = invalid_request(exc.errors())
+            raise RemoteUnavailableError(f"the request does not fit the gateway's protocol: {error.message}") from exc
         try:
             async with self._client.stream("POST", "/v1/completions", json=body) as response:
                 if response.status_code != 200:
