@@ -87,7 +87,8 @@ class Preparation:
         brings no snippets of its own (the caller decides who may: the workspace's tenant, the editor);
         `excluded`: the caller's decision on the file, when it made one (else the rules decide by name);
         `depth`: how deep to search, when the caller knows the user's pace."""
-        if self.excluded(request.filepath) if excluded is None else excluded:
+        refused = self.excluded(request.filepath) if excluded is None else excluded
+        if refused:
             return PreparedRequest(request, Vault(), self.redactor, namespace, excluded=True)
         given = allowed_snippets(request.snippets, self.rules)
         context = ContextOutcome(given)

@@ -2,7 +2,8 @@
 
 Its rooms: the documents (`documents.py`: text kept current by the editor's incremental changes, version,
 typing rhythm, exclusion), the generations in flight (`generations.py`: one per document, the one owner of
-supersession), the result cache and the prefetches; this module is the hallway between them. Each suggestion
+supersession), what leaves for the model (`uploads.py`: the request at the cursor, prepared once, asked), the
+prefetches (`prefetching.py`) and the result cache; this module is the hallway between them. Each suggestion
 request is one `Ask` (the document, its ticket, the text around the cursor, the route) that goes through, in
 order:
 
