@@ -21,6 +21,7 @@ EMOJI = "x = '😀'; y"  # the emoji is 2 UTF-16 code units, 4 UTF-8 bytes, 1 co
     [
         ("ab\ncd", (1, 1), "utf-16", 4),
         ("ab\r\ncd", (1, 2), "utf-16", 6),
+        ("ab\rcd\nef", (2, 1), "utf-16", 7),  # a lone carriage return ends a line too
         ("ab\ncd", (0, 99), "utf-16", 2),  # past the line's end: the end of the line
         ("ab\ncd", (7, 0), "utf-16", 5),  # past the last line: the end of the text
         (EMOJI, (0, 8), "utf-16", 7),  # after the emoji and its closing quote: 8 UTF-16 units, 7 code points

@@ -8,11 +8,13 @@ found by `text_change`, a comparison of the two texts.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
 from keystroke.domain.context.active import common_prefix
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 Units = Literal["utf-8", "utf-16", "utf-32"]  # how a client counts columns (LSP's position encodings)
 Position = tuple[int, int]  # (line, column), 0-based
 
@@ -57,16 +59,17 @@ def apply_edit(text: str, edit: TextEdit, units: Units = "utf-16") -> tuple[str,
 
 def offset_at(text: str, position: Position, units: Units = "utf-16") -> int:
     """The code-point offset of `position`; past the end of its line, the line's end; past the last line, the
-    text's end (as LSP says a client's out-of-range position is read)."""
+    text's end (as LSP says a client's out-of-range position is read). Lines end at `\n`, `\r\n` or `\r`,
+    as LSP counts them."""
     line, column = position
-    start = 0
+    start, ends = 0, _LINE_BREAK.finditer(text)
     for _ in range(line):
-        newline = text.find("\n", start)
-        if newline < 0:
+        found = next(ends, None)
+        if found is None:
             return len(text)
-        start = newline + 1
-    end = text.find("\n", start)
-    row = text[start : len(text) if end < 0 else end].removesuffix("\r")
+        start = found.end()
+    end = _LINE_BREAK.search(text, start)
+    row = text[start : len(text) if end is None else end.start()]
     if units == "utf-32":
         return start + min(column, len(row))
     encoding, width = ("utf-16-le", 2) if units == "utf-16" else ("utf-8", 1)

@@ -193,7 +193,9 @@ async def _stream(
     request = job.request
     request.cancel.notify(loop, lambda: events.put_nowait(_WAKE))
     deadline = request.queue_deadline
-    timer = None if deadline is None else loop.call_later(max(0.0, deadline.remaining_s()), events.put_nowait, _WAKE)
+    # a millisecond past the deadline: the loop's clock and the deadline's may round apart
+    wake_s = None if deadline is None else max(0.0, deadline.remaining_s()) + 0.001
+    timer = None if wake_s is None else loop.call_later(wake_s, events.put_nowait, _WAKE)
     finished = False
     try:
         while not finished:
