@@ -1,10 +1,44 @@
 // The keystroke playground: a CodeMirror 6 editor whose suggestions come from the gateway's editor session
 // over a WebSocket. This file only draws: when to ask, what to cancel, what is stale, what is cached, all
 // happen on the server, in the same editor service the language server runs.
+//
+// Keys, as in an editor: Tab accepts the suggestion on screen (ghost text). The completion list (the
+// language's words) never takes a key by itself: it opens with nothing selected, so Enter inserts a newline
+// unless the user chose an item with the arrow keys; it offers only words that continue what was typed,
+// case-sensitively, and never the word already typed, so a word typed exactly is never replaced.
 import { EditorView, basicSetup } from "codemirror";
+import { autocompletion, completeFromList } from "@codemirror/autocomplete";
+import { go } from "@codemirror/lang-go";
+import { javascript } from "@codemirror/lang-javascript";
 import { python } from "@codemirror/lang-python";
-import { EditorState, StateEffect, StateField, Prec, Annotation } from "@codemirror/state";
+import { indentUnit } from "@codemirror/language";
+import { rust } from "@codemirror/lang-rust";
+import { Compartment, EditorState, StateEffect, StateField, Prec, Annotation } from "@codemirror/state";
 import { Decoration, WidgetType, keymap } from "@codemirror/view";
+
+const LANGUAGES = {
+  python: () => [python(), indentUnit.of("    ")], // PEP 8's four spaces
+  javascript: () => javascript(),
+  typescript: () => javascript({ typescript: true }),
+  go: () => go(),
+  rust: () => rust(),
+};
+
+// The language's own completion sources, with what they offer narrowed to words that continue the typed
+// word exactly (case included) and are longer than it.
+async function continuations(context) {
+  const typed = context.matchBefore(/[\w$]+/);
+  if (!typed && !context.explicit) return null;
+  const word = typed ? typed.text : "";
+  for (const source of context.state.languageDataAt("autocomplete", context.pos)) {
+    const result = await (typeof source === "function" ? source : completeFromList(source))(context);
+    if (!result) continue;
+    const prefix = context.state.sliceDoc(result.from, context.pos);
+    const options = result.options.filter((o) => o.label.startsWith(prefix) && o.label !== prefix && prefix === word);
+    if (options.length) return { ...result, options, filter: false };
+  }
+  return null;
+}
 
 const setGhost = StateEffect.define();
 const ours = Annotation.define(); // a change the playground made itself (an accept)
@@ -67,10 +101,13 @@ const codePoints = (text) => [...text].length;
 class Playground {
   constructor(parent, panel) {
     this.panel = panel;
+    this.language = "python";
+    this.languageSlot = new Compartment();
     this.version = 0;
     this.requestId = 0;
     this.changedAt = new Map(); // version -> when the keystroke happened (for the on-screen latency)
     this.counts = { shown: 0, accepted: 0, dismissed: 0 };
+    this.accepted = [];
     this.socket = null;
     this.view = new EditorView({
       parent,
@@ -87,7 +124,8 @@ class Playground {
             ]),
           ),
           basicSetup,
-          python(),
+          autocompletion({ selectOnOpen: false, override: [continuations] }),
+          this.languageSlot.of(LANGUAGES.python()),
           ghostField,
           EditorView.updateListener.of((update) => this.changed(update)),
         ],
@@ -95,11 +133,26 @@ class Playground {
     });
   }
 
+  // Another language: the editor's grammar and completions, and a new session on the server for it (the
+  // text stays).
+  setLanguage(name) {
+    if (!(name in LANGUAGES) || name === this.language) return;
+    this.language = name;
+    this.view.dispatch({ effects: [this.languageSlot.reconfigure(LANGUAGES[name]()), setGhost.of(null)] });
+    if (this.socket) {
+      this.socket.onclose = null;
+      this.socket.close();
+    }
+    this.version = 0;
+    this.connect(this.key);
+  }
+
   connect(key) {
+    this.key = key;
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     this.socket = new WebSocket(`${scheme}://${location.host}/v1/playground`);
     this.socket.onopen = () => {
-      const hello = { type: "hello", language: "python", text: this.view.state.doc.toString() };
+      const hello = { type: "hello", language: this.language, text: this.view.state.doc.toString() };
       if (key) hello.key = key;
       this.socket.send(JSON.stringify(hello));
     };
@@ -169,6 +222,7 @@ class Playground {
       annotations: ours.of("accept"),
     });
     this.send({ type: "accept", suggestion_id: ghost.id });
+    this.accepted.push(ghost.text); // what suggestions put into the text, for the browser tests
     this.counts.accepted += 1;
     this.refreshCounts();
     return true;
@@ -188,6 +242,7 @@ class Playground {
       effects: setGhost.of(rest ? { ...ghost, text: rest, pos: ghost.pos + piece.length } : null),
     });
     this.send({ type: "accept", suggestion_id: ghost.id, offset: ghost.pos, chars: codePoints(piece) });
+    this.accepted.push(piece);
     if (!rest) this.counts.accepted += 1;
     this.refreshCounts();
     return true;
@@ -228,6 +283,8 @@ class Playground {
 
 function start() {
   const playground = new Playground(document.getElementById("editor"), document.getElementById("facts"));
+  const picker = document.getElementById("ks-language");
+  if (picker) picker.addEventListener("change", () => playground.setLanguage(picker.value));
   const stored = sessionStorage.getItem("keystroke-key");
   playground.onFatal = () => {
     const key = prompt("This gateway needs an API key (keystroke keys create --tenant NAME):");

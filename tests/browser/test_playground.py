@@ -4,6 +4,7 @@ past one removes it; then, after a typing replay through the language server, /m
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import httpx
@@ -12,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from keystroke.benchmarks.replay import run_replay
 from keystroke.benchmarks.typist import find_tasks
@@ -74,6 +75,57 @@ def test_typing_past_a_suggestion_removes_it(browser: webdriver.Chrome, fresh_ga
     content.send_keys(other)
     assert browser.find_elements(By.CSS_SELECTOR, f'.ks-ghost[data-id="{shown_id}"]') == []
     assert editor_text(browser).endswith(other)
+
+
+def type_slowly(browser: webdriver.Chrome, keys: str, pace_s: float = 0.09) -> None:
+    """Type as a person does: one key at a time, about 90 ms apart, so completion lists and suggestions have
+    time to appear between keys."""
+    content = browser.find_element(By.CSS_SELECTOR, ".cm-content")
+    for key in keys:
+        content.send_keys(key)
+        time.sleep(pace_s)
+
+
+def accepted(browser: webdriver.Chrome) -> list[str]:
+    return list(browser.execute_script("return window.keystroke.accepted"))
+
+
+def test_typing_real_code_at_human_pace_keeps_exactly_what_was_typed_and_accepted(
+    browser: webdriver.Chrome, fresh_gateway: Gateway, artifacts: Path
+) -> None:
+    open_playground(browser, fresh_gateway)
+    # the playground's bug: "os" typed exactly, a completion list offering OSError, Enter took it
+    type_slowly(browser, "import os" + Keys.ENTER + Keys.ENTER)
+    assert editor_text(browser) == "import os\n\n"
+    type_slowly(browser, "def area(r):" + Keys.ENTER)
+    expected = "import os\n\ndef area(r):\n    "  # the body indented by four spaces
+    assert editor_text(browser) == expected
+    _, suggestion = wait_for_ghost(browser)
+    browser.find_element(By.CSS_SELECTOR, ".cm-content").send_keys(Keys.TAB)
+    assert accepted(browser) == [suggestion]
+    expected += suggestion
+    assert editor_text(browser) == expected
+    type_slowly(browser, Keys.ENTER + "pri" + Keys.BACKSPACE + Keys.BACKSPACE + "rint(o" + Keys.BACKSPACE + "os)")
+    text = editor_text(browser)
+    assert text.startswith(expected + "\n")
+    assert text.endswith("print(os)")  # typed letter by letter, with two corrections; no list item taken
+    assert accepted(browser) == [suggestion]  # nothing but the Tab put text in
+    browser.save_screenshot(str(artifacts / "playground-typed.png"))
+
+
+def test_the_language_picker_starts_a_session_in_that_language(
+    browser: webdriver.Chrome, fresh_gateway: Gateway
+) -> None:
+    open_playground(browser, fresh_gateway)
+    Select(browser.find_element(By.ID, "ks-language")).select_by_value("javascript")
+    WebDriverWait(browser, 30).until(lambda b: "connected" in b.find_element(By.ID, "ks-status").text)
+    browser.find_element(By.CSS_SELECTOR, ".cm-content").click()
+    type_slowly(browser, "const total = 0;" + Keys.ENTER + "cons")
+    type_slowly(browser, Keys.ENTER)
+    assert editor_text(browser) == "const total = 0;\ncons\n"  # Enter: a newline, not "const" or "console"
+    type_slowly(browser, "function sum(a, b) {" + Keys.ENTER)
+    _, suggestion = wait_for_ghost(browser)  # the model answers in the new session
+    assert suggestion.strip()
 
 
 def test_after_a_replay_metrics_parse_with_filled_histograms_and_the_dashboard_plots(
