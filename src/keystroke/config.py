@@ -239,6 +239,9 @@ class EditorSettings(_Section):
     )
     key: str | None = Field(None, description="API key sent to the gateway as a bearer token.")
     debounce_ms: float = Field(150.0, ge=0, description="Wait after an ordinary keystroke before asking.")
+    multiline: bool = Field(
+        True, description="Ask for several lines after a block opener or on an empty line in a block (off: one line)."
+    )
     debounce_min_ms: float = Field(100.0, ge=0, description="Shortest wait, however fast the user types.")
     debounce_max_ms: float = Field(300.0, ge=0, description="Longest wait, however slowly the user types.")
     cache_entries: int = Field(10, ge=1, description="Cached suggestions per file.")

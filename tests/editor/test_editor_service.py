@@ -362,3 +362,17 @@ def test_a_6_mb_file_sends_what_the_prompt_budget_can_use_and_gets_the_models_su
         assert window // 2 <= len(sent.prefix) <= window
 
     scenario(service, body)
+
+
+@pytest.mark.parametrize(("multiline", "mode"), [(True, "multiline"), (False, "inline")])
+def test_multiline_off_asks_for_one_line_after_a_block_opener(
+    service: CompletionService, multiline: bool, mode: str
+) -> None:
+    async def body(rig: Rig) -> None:
+        text = "def add(a, b):\n    "
+        rig.open(text)
+        rig.lane.release(all_later=True)
+        await rig.answered((1, 4), len(text))
+        assert [request.mode for request in rig.lane.started] == [mode]
+
+    scenario(service, body, **{"editor.multiline": multiline})

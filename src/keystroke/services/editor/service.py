@@ -307,7 +307,7 @@ class EditorService:
         """The remote lane's answer after the debounce; the local lane's if the remote lane is unavailable."""
         if not await self._debounced(ask.document, Trigger.INVOKED if ask.invoked else ask.document.trigger):
             return None
-        lane = "multiline" if ask.route.lane == "multiline" else "inline"
+        lane = "multiline" if ask.route.lane == "multiline" and self.settings.multiline else "inline"
         trigger: RequestTrigger = "invoked" if ask.invoked else "automatic"
         request = self.uploads.request(ask.document, ask.prefix, ask.suffix, lane, trigger)
         prepared = await self.uploads.prepare(ask.document, request, self.clock.now())
