@@ -100,8 +100,8 @@ async function followStats(mode: "embedded" | "gateway"): Promise<void> {
   if (!client || client.state !== ClientState.Running) return;
   try {
     const stats = (await client.sendRequest("keystroke/stats", {})) as Record<string, unknown>;
-    if (!stats.workspace_indexed && stats.local_warm === false) status.set("indexing");
-    else if (mode === "gateway" && Number(stats.remote_errors ?? 0) > lastRemoteErrors) status.set("gateway-unreachable");
+    // indexing progress is the language client's own ($/progress); here: is the gateway answering?
+    if (mode === "gateway" && Number(stats.remote_errors ?? 0) > lastRemoteErrors) status.set("gateway-unreachable");
     else if (status.state !== "ready") status.set("ready", mode);
     lastRemoteErrors = Number(stats.remote_errors ?? 0);
   } catch {
