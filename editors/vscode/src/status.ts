@@ -3,9 +3,7 @@ import * as vscode from "vscode";
 
 export type State =
   | "starting"
-  | "indexing"
   | "ready"
-  | "local-only"
   | "gateway-unreachable"
   | "not-installed"
   | "off"
@@ -13,9 +11,7 @@ export type State =
 
 const LABELS: Record<State, string> = {
   starting: "$(loading~spin) keystroke: starting",
-  indexing: "$(loading~spin) keystroke: indexing",
   ready: "$(sparkle) keystroke",
-  "local-only": "$(circle-slash) keystroke: local lane only",
   "gateway-unreachable": "$(warning) keystroke: gateway unreachable",
   "not-installed": "$(error) keystroke: not installed",
   off: "$(circle-outline) keystroke: off",
@@ -48,7 +44,7 @@ export class StatusBar implements vscode.Disposable {
   }
 
   private render(): void {
-    const showsLast = this.state === "ready" || this.state === "local-only";
+    const showsLast = this.state === "ready";
     this.item.text = showsLast && this.last ? `${LABELS[this.state]} · ${this.last}` : LABELS[this.state];
     this.item.tooltip = [`keystroke: ${this.state}`, this.detail, this.last && `last suggestion: ${this.last}`, "click for the server's stats"]
       .filter(Boolean)

@@ -81,10 +81,6 @@ class Workspace:
         watcher = Watcher(index, engine.recent).start() if watch else None
         return cls(index, context, watcher, owns_index=owns_index)
 
-    @property
-    def root(self) -> Path:
-        return self.index.root
-
     def close(self) -> None:
         if self.watcher is not None:
             self.watcher.stop()

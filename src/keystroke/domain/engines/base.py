@@ -29,10 +29,6 @@ class Deadline:
     at: float
     clock: Clock = time.perf_counter
 
-    @classmethod
-    def after(cls, seconds: float, clock: Clock = time.perf_counter) -> Deadline:
-        return cls(clock() + seconds, clock)
-
     def passed(self) -> bool:
         return self.clock() > self.at
 

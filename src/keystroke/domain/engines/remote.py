@@ -47,6 +47,7 @@ from keystroke.domain.engines.base import (
     Tokenizer,
 )
 from keystroke.domain.engines.routing import Policy
+from keystroke.domain.sse import read_events
 from keystroke.errors import EngineError, EngineUnavailableError
 
 _CANCELLED = "\x00cancelled"  # put in a stream's line queue when its request is cancelled: no data line reads so
@@ -342,9 +343,8 @@ async def _exchange(
                 body = (await answer.aread())[:200].decode("utf-8", "replace")
                 lines.put_nowait(ReplicaFailedError(f"answered {answer.status_code}: {body}"))
                 return
-            async for line in answer.aiter_lines():
-                if line.startswith("data:"):
-                    lines.put_nowait(line[5:].strip())
+            async for event in read_events(answer.aiter_lines()):
+                lines.put_nowait(event.data.strip())
         lines.put_nowait(None)
     except asyncio.CancelledError:
         raise

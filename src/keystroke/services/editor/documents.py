@@ -12,7 +12,7 @@ upload is decided, by the rules by name or a `.keystrokeignore` in its folder or
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,9 +94,6 @@ class Documents:
 
     def __getitem__(self, uri: str) -> Document:
         return self._open[uri]
-
-    def __iter__(self) -> Iterator[Document]:
-        return iter(list(self._open.values()))
 
     def close(self, uri: str) -> Document | None:
         document = self._open.pop(uri, None)

@@ -119,14 +119,14 @@ class EditorService:
         self.cache = ResultCache(self.settings.cache_entries, self.settings.cache_ttl_s, self.clock.now)
         self.stats = EditorStats()
         self.feedback = Feedback(telemetry, self.clock.now)
-        self.preparation = Preparation(settings)  # exclusion, redaction and context, before upload
+        preparation = Preparation(settings)  # exclusion, redaction and context, before upload
         debounce = DebounceSettings(
             self.settings.debounce_ms, self.settings.debounce_min_ms, self.settings.debounce_max_ms
         )
-        self.documents = Documents(self.preparation.rules, root, debounce, typing_thresholds(settings.context))
+        self.documents = Documents(preparation.rules, root, debounce, typing_thresholds(settings.context))
         self.generations = Generations(self.stats)
         window = window_chars(settings.prompt.budget_tokens)  # what of a huge file goes to the model
-        self.uploads = Uploads(remote, self.preparation, self.settings, tenant, window, self.stats)
+        self.uploads = Uploads(remote, preparation, self.settings, tenant, window, self.stats)
         self.prefetching = Prefetching(self.uploads, self.cache, self.stats, enabled=self.settings.prefetch)
         self.workspace: Workspace | None = None  # the root's, once indexed (`index_workspace`)
 
@@ -138,6 +138,11 @@ class EditorService:
     @root.setter
     def root(self, folder: Path | None) -> None:
         self.documents.root = folder
+
+    @property
+    def preparation(self) -> Preparation:
+        """Exclusion, redaction and context before upload (the serving side's policy added at `connect`)."""
+        return self.uploads.preparation
 
     @property
     def context(self) -> ContextService | None:
@@ -174,10 +179,9 @@ class EditorService:
         log.info("remote lane serves %s", self.remote.model)
         if not policy.exclude and not policy.patterns:
             return
-        self.preparation = Preparation(
+        self.uploads.preparation = Preparation(
             self._all_settings, self.preparation.context, policy_exclude=policy.exclude, policy_patterns=policy.patterns
         )
-        self.uploads.preparation = self.preparation
         self.documents.tighten(self.preparation.rules)
 
     async def index_workspace(self, progress: Progress | None = None) -> IndexSummary | None:
