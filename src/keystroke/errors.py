@@ -33,7 +33,7 @@ playground's messages and the configuration loader all word them the same way.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 _LOCATIONS = ("query", "path", "header", "cookie", "body")  # FastAPI's prefixes, not part of a field's name
 
@@ -156,8 +156,18 @@ class EngineCrashedError(EngineError):
     """The backend died in the middle of a generation."""
 
 
+RemoteCause = Literal["unreachable", "refused", "overloaded", "failed"]
+
+
 class RemoteUnavailableError(KeystrokeError):
-    """The gateway the language server asks could not answer: down, refused, timed out, or unreadable."""
+    """The gateway the language server asks could not answer: down, refused, timed out, or unreadable.
+
+    `cause` says which, for the editor's status: `unreachable` (no connection), `refused` (the API key was
+    not accepted: 401/403), `overloaded` (429, or the engine's queue is full) or `failed` (anything else)."""
+
+    def __init__(self, message: str, cause: RemoteCause = "failed") -> None:
+        super().__init__(message)
+        self.cause: RemoteCause = cause
 
 
 def invalid_fields(problems: Iterable[Mapping[str, Any]]) -> list[tuple[str, str]]:

@@ -5,6 +5,7 @@ Screenshots go to `test-artifacts/` at the repository root (or $KEYSTROKE_TEST_A
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -55,3 +56,14 @@ def fresh_gateway() -> Iterator[Gateway]:
     yield started
     stop_gateway(started)
     shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item) -> Iterator[pytest.TestReport]:
+    report = yield
+    if report.when == "call" and report.failed and "browser" in getattr(item, "funcargs", {}):
+        folder = Path(os.environ.get("KEYSTROKE_TEST_ARTIFACTS") or REPO / "test-artifacts")
+        folder.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(Exception):  # the browser may be what failed
+            item.funcargs["browser"].save_screenshot(str(folder / f"failed-{item.name}.png"))
+    return report

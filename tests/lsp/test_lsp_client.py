@@ -12,7 +12,7 @@ import pytest
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
-from keystroke.benchmarks.lsp_client import language_server, plain, stats
+from keystroke.benchmarks.lsp_client import language_server, plain, stats, status
 from keystroke.services.completion import CompletionService
 from keystroke.testing import StallingBackend
 from keystroke.transports.http.app import create_app
@@ -26,10 +26,11 @@ TEXT = "import os\n\n\ndef add(a, b):\n    return "
 class Editor:
     """A minimal editor: one client, documents with versions, requests that can be cancelled."""
 
-    def __init__(self, client: LanguageClient, root: Path, log: list[str]) -> None:
+    def __init__(self, client: LanguageClient, root: Path, log: list[str], health: list[dict[str, Any]]) -> None:
         self.client = client
         self.root = root
         self.log = log  # the server's stderr, line by line
+        self.health = health  # the `keystroke/health` notifications received
         self.versions: dict[str, int] = {}
         self.texts: dict[str, str] = {}
 
@@ -69,10 +70,17 @@ class Editor:
     async def stats(self) -> dict[str, Any]:
         return await stats(self.client)
 
+    async def status(self, uri: str | None = None) -> dict[str, Any]:
+        return await status(self.client, uri)
+
 
 @contextlib.asynccontextmanager
 async def started(
-    root: Path, *args: str, progress: list[Any] | None = None, env: dict[str, str] | None = None
+    root: Path,
+    *args: str,
+    progress: list[Any] | None = None,
+    env: dict[str, str] | None = None,
+    ghost_text: bool = False,
 ) -> AsyncIterator[Editor]:
     log: list[str] = []
     env = {
@@ -81,8 +89,11 @@ async def started(
         "KEYSTROKE_EDITOR__JEDI_BUDGET_MS": "10000",
         "KEYSTROKE_CACHE_DIR": str(root.parent / f"{root.name}-cache"),  # the index cache, outside the workspace
     }
-    async with language_server(args, root, env=env, on_stderr=log.append, progress=progress) as client:
-        yield Editor(client, root, log)
+    health: list[dict[str, Any]] = []
+    async with language_server(
+        args, root, env=env, on_stderr=log.append, progress=progress, health=health, ghost_text=ghost_text
+    ) as client:
+        yield Editor(client, root, log, health)
 
 
 def drive(
@@ -92,9 +103,10 @@ def drive(
     timeout_s: float = 180,
     progress: list[Any] | None = None,
     env: dict[str, str] | None = None,
+    ghost_text: bool = False,
 ) -> None:
     async def main() -> None:
-        async with started(root, *args, progress=progress, env=env) as editor:
+        async with started(root, *args, progress=progress, env=env, ghost_text=ghost_text) as editor:
             await asyncio.wait_for(body(editor), timeout_s)  # a hung server fails the test, not the run
 
     run(main())
@@ -167,6 +179,27 @@ async def _until(condition: Callable[[], bool], timeout_s: float = 30.0) -> None
             await asyncio.sleep(0.01)
 
 
+def test_the_model_is_a_list_item_only_for_an_editor_without_ghost_text(tmp_path: Path) -> None:
+    def listed(ghost_text: bool) -> list[str]:
+        models: list[str] = []  # the list's model items (the local lane's are Jedi's, buffer words, ...)
+
+        async def body(editor: Editor) -> None:
+            uri = editor.open("calc.py", "def add(a, b):\n    return a")
+            params = types.CompletionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri), position=editor.end(uri)
+            )
+            await editor.inline(uri)  # the model's answer, now in the result cache: the list has it at once
+            found = await editor.client.text_document_completion_async(params)
+            models.extend(item.label for item in found.items if item.kind == types.CompletionItemKind.Snippet)
+
+        drive(tmp_path / str(ghost_text), body, *EMBEDDED, ghost_text=ghost_text)
+        return models
+
+    assert listed(ghost_text=False)  # Neovim, Helix: the model's answer is the list's first item
+    # VS Code: the model's answer is the ghost text; in its list as well, it would keep the list open over it
+    assert listed(ghost_text=True) == []
+
+
 def test_an_excluded_file_is_answered_locally_and_nothing_goes_upstream(tmp_path: Path) -> None:
     async def body(editor: Editor) -> None:
         uri = editor.open(".env.py", "API_TOKEN = 'x'\nAPI_TOK")
@@ -175,6 +208,10 @@ def test_an_excluded_file_is_answered_locally_and_nothing_goes_upstream(tmp_path
         stats = await editor.stats()
         assert stats["sent"] == 0
         assert stats["routes"] == [{"lane": "local", "reason": "file excluded from upload", "count": 1}]
+        # the editor's status says so for this file, and only for it
+        assert (await editor.status(uri))["excluded"] is True
+        assert (await editor.status(editor.open("app.py", "x = 1\n")))["excluded"] is False
+        assert (await editor.status())["excluded"] is None
 
     drive(tmp_path, body, *EMBEDDED)
 
@@ -190,6 +227,11 @@ def test_with_the_gateway_down_the_local_lane_still_answers(tmp_path: Path) -> N
         assert [i.insert_text for i in result.items] == ["ost"]
         stats = await editor.stats()
         assert stats["remote_errors"] >= 1
+        # the editor's status says why, once: two failed requests are one change of state
+        found = await editor.status(uri)
+        assert (found["state"], found["excluded"]) == ("unreachable", False)
+        assert "127.0.0.1:9" in found["detail"]
+        assert [change["state"] for change in editor.health] == ["unreachable"]
 
     drive(tmp_path, body, "--gateway", "http://127.0.0.1:9")
 

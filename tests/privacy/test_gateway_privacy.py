@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from keystroke.benchmarks.secrets_corpus import corpus
 from keystroke.domain.engines.embedded import EmbeddedBackend
 from keystroke.domain.privacy.audit import AuditLog
 from keystroke.domain.privacy.tenants import KeyStore
+from keystroke.errors import RemoteUnavailableError
 from keystroke.services.completion import CompletionService
 from keystroke.services.types import CompletionRequest
 from keystroke.transports.http.app import create_app
@@ -186,3 +188,32 @@ def test_an_editor_takes_the_gateway_policy_and_cannot_loosen_it(rig: Rig, servi
             await editor.aclose()
 
     run(body())
+
+
+def test_an_editor_with_a_wrong_key_says_the_key_was_refused_and_recovers_with_the_right_one(rig: Rig) -> None:
+    from keystroke.services.editor import EditorService
+    from keystroke.services.local_lane import LocalLane
+    from keystroke.transports.http.client import GatewayLane
+
+    async def status_with(key: str) -> tuple[dict[str, object], list[str]]:
+        lane = GatewayLane(str(rig.client.base_url), key)
+        editor = EditorService(lane, LocalLane(), make_settings(), root=None)
+        changes: list[str] = []
+        editor.health.listener = lambda health: changes.append(health.state)
+        try:
+            with contextlib.suppress(RemoteUnavailableError):
+                await editor.connect()
+            text = "def add(a, b):\n    return "
+            editor.open("file:///p/a.py", text, 1, "python", "a.py")
+            await editor.suggest("file:///p/a.py", (1, 11), len(text), True)  # answered locally if refused
+            return editor.status("file:///p/a.py"), changes
+        finally:
+            await editor.aclose()
+
+    refused, changes = run(status_with("ks-not-a-key"))
+    assert refused["state"] == "refused"
+    assert "401" in str(refused["detail"])
+    assert "ks-not-a-key" not in str(refused["detail"])  # the key never travels into the status or the log
+    assert changes == ["refused"]  # the connect and the request: one change
+    ready, changes = run(status_with(rig.acme))
+    assert (ready["state"], changes) == ("ready", [])

@@ -249,6 +249,7 @@ def test_the_language_servers_gateway_lane_waits_out_retry_after(service: Comple
                     with pytest.raises(RemoteUnavailableError) as refused:
                         await lane.complete(prepared)
                     messages.append(str(refused.value))
+                    assert refused.value.cause == "overloaded"  # the editor's status: busy, not down
             finally:
                 await lane.aclose()
             return messages

@@ -1,20 +1,35 @@
 // keystroke for VS Code: starts `keystroke lsp` (the model in-process, or a gateway) and lets VS Code's
 // language client turn its inline completions into ghost text. Accepting runs the server's
-// `keystroke.accepted` command, so acceptance and retention telemetry work as in any editor.
+// `keystroke.accepted` command, so acceptance and retention telemetry work as in any editor. The status bar
+// follows the server's `keystroke/health` notifications and asks `keystroke/status` when the active editor
+// changes (is this file excluded from upload?); nothing polls, and nothing pops up more than once.
 import * as vscode from "vscode";
-import { LanguageClient, LanguageClientOptions, ServerOptions, State as ClientState } from "vscode-languageclient/node";
+import {
+  LanguageClient,
+  LanguageClientOptions,
+  RevealOutputChannelOn,
+  ServerOptions,
+  State as ClientState,
+} from "vscode-languageclient/node";
 import { INSTALL_HINT, findExecutable } from "./executable";
 import { serverLaunch } from "./settings";
 import { StatusBar } from "./status";
 
 const SECRET = "keystroke.apiKey";
-const STATS_EVERY_MS = 5000;
+const HEALTH = "keystroke/health";
+const STATUS = "keystroke/status";
+
+interface ServerStatus {
+  state: string;
+  detail: string;
+  excluded: boolean | null; // null: the server does not have this document (yet)
+}
 
 let client: LanguageClient | undefined;
 let status: StatusBar;
 let output: vscode.OutputChannel;
-let poll: NodeJS.Timeout | undefined;
 let told = false; // "not installed" is said once per session, not per keystroke
+let toldRefused = false; // so is "the API key was refused"
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   output = vscode.window.createOutputChannel("keystroke");
@@ -32,6 +47,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.workspace.onDidChangeConfiguration(async (event) => {
       if (event.affectsConfiguration("keystroke")) await restart(context);
     }),
+    vscode.window.onDidChangeActiveTextEditor(() => void followActiveEditor()),
   );
   if (vscode.workspace.getConfiguration("keystroke").get<boolean>("enable", true)) await start(context);
   else status.set("off");
@@ -63,6 +79,7 @@ async function start(context: vscode.ExtensionContext): Promise<void> {
   const clientOptions: LanguageClientOptions = {
     documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
     outputChannel: output,
+    revealOutputChannelOn: RevealOutputChannelOn.Never, // the status bar says what is wrong; no pop-ups
     initializationFailedHandler: (error) => {
       output.appendLine(`keystroke lsp did not start: ${error}`);
       status.set("failed", String(error));
@@ -71,7 +88,7 @@ async function start(context: vscode.ExtensionContext): Promise<void> {
     middleware: {
       provideInlineCompletionItems: async (document, position, context, token, next) => {
         const started = Date.now();
-        const result = await next(document, position, context, token);
+        const result = await next(document, position, asProtocolContext(context), token);
         const items = Array.isArray(result) ? result : result?.items ?? [];
         const facts = items[0]?.command?.arguments?.[0] as { lane?: string } | undefined;
         if (facts?.lane) status.suggestion(facts.lane, Date.now() - started);
@@ -82,8 +99,11 @@ async function start(context: vscode.ExtensionContext): Promise<void> {
   client = new LanguageClient("keystroke", "keystroke", serverOptions, clientOptions);
   client.registerProposedFeatures(); // inline completion (LSP 3.18) is a proposed feature in this client
   client.onDidChangeState((event) => {
-    if (event.newState === ClientState.Stopped && status.state !== "off") status.set("failed", "see the log");
+    if (event.newState === ClientState.Stopped && status.lifecycle !== "off") status.set("failed", "see the log");
   });
+  client.onNotification(HEALTH, (health: ServerStatus) => onHealth(context, health));
+  status.mode = launch.mode;
+  status.setHealth("ready", ""); // until the server says otherwise
   status.set("starting", `${launch.mode}: ${launch.args.join(" ")}`);
   try {
     await client.start();
@@ -92,27 +112,57 @@ async function start(context: vscode.ExtensionContext): Promise<void> {
     status.set("failed", String(error));
     return;
   }
-  status.set("ready", `${launch.mode}; ${executable}`);
-  poll = setInterval(() => void followStats(launch.mode), STATS_EVERY_MS);
+  status.set("running", `${launch.mode}; ${executable}`);
+  await followActiveEditor();
 }
 
-async function followStats(mode: "embedded" | "gateway"): Promise<void> {
-  if (!client || client.state !== ClientState.Running) return;
-  try {
-    const stats = (await client.sendRequest("keystroke/stats", {})) as Record<string, unknown>;
-    // indexing progress is the language client's own ($/progress); here: is the gateway answering?
-    if (mode === "gateway" && Number(stats.remote_errors ?? 0) > lastRemoteErrors) status.set("gateway-unreachable");
-    else if (status.state !== "ready") status.set("ready", mode);
-    lastRemoteErrors = Number(stats.remote_errors ?? 0);
-  } catch {
-    // the server is busy or restarting: the next poll tells
+/**
+ * vscode-languageclient 9.0.1 sends VS Code's inline completion context to the server as it is: VS Code's
+ * trigger kinds (Invoke 0, Automatic 1) where LSP has its own (Invoked 1, Automatic 2), so every suggestion
+ * asked while typing would reach the server as asked explicitly, and an explicit one would be refused; and the
+ * completion list's selected item with VS Code's range (serialized as [start, end]). This hands it over in
+ * LSP's terms (the client passes the object through unchanged; the version is pinned in package-lock.json).
+ */
+function asProtocolContext(context: vscode.InlineCompletionContext): vscode.InlineCompletionContext {
+  const selected = context.selectedCompletionInfo;
+  const point = (at: vscode.Position) => ({ line: at.line, character: at.character });
+  const lsp = {
+    triggerKind: context.triggerKind === vscode.InlineCompletionTriggerKind.Invoke ? 1 : 2,
+    selectedCompletionInfo: selected && {
+      range: { start: point(selected.range.start), end: point(selected.range.end) },
+      text: selected.text,
+    },
+  };
+  return lsp as unknown as vscode.InlineCompletionContext;
+}
+
+/** The server's health changed: the status bar follows; a refused key is said once, with the way to fix it. */
+function onHealth(context: vscode.ExtensionContext, health: ServerStatus): void {
+  status.setHealth(health.state, health.detail);
+  if (health.state === "refused" && !toldRefused) {
+    toldRefused = true;
+    const fix = "Set API key";
+    void vscode.window
+      .showWarningMessage("keystroke: the gateway refused the API key; suggestions come from the local lane only.", fix)
+      .then((choice) => (choice === fix ? setApiKey(context) : undefined));
   }
 }
-let lastRemoteErrors = 0;
+
+/** Ask the server what the status bar should say for the active editor's file (health; excluded or not). */
+async function followActiveEditor(retried = false): Promise<void> {
+  if (!client || client.state !== ClientState.Running) return;
+  const uri = vscode.window.activeTextEditor?.document.uri.toString();
+  try {
+    const found = (await client.sendRequest(STATUS, uri ? { uri } : {})) as ServerStatus;
+    status.setHealth(found.state, found.detail);
+    status.setExcluded(found.excluded === true);
+    if (uri && found.excluded === null && !retried) setTimeout(() => void followActiveEditor(true), 500); // opening
+  } catch {
+    // the server is busy or restarting: the next editor change or health notification tells
+  }
+}
 
 async function stop(): Promise<void> {
-  if (poll) clearInterval(poll);
-  poll = undefined;
   const running = client;
   client = undefined;
   if (running) await running.stop().catch(() => undefined);

@@ -25,11 +25,17 @@ async def language_server(
     on_stderr: LineSink | None = None,
     warm_s: float = 0.0,
     progress: list[Any] | None = None,
+    health: list[dict[str, Any]] | None = None,
+    ghost_text: bool = False,
 ) -> AsyncIterator[LanguageClient]:
     """`keystroke lsp ARGS --workspace ROOT` started, initialized, and shut down at the end. The server's
     stderr is read line by line (into `on_stderr`), so a full pipe never blocks it. With a `progress` list,
-    the client shows progress bars: the `$/progress` values the server sends are appended to it."""
+    the client shows progress bars: the `$/progress` values the server sends are appended to it; with a
+    `health` list, the `keystroke/health` notifications are. `ghost_text`: the client says it asks for inline
+    completions (as VS Code does)."""
     client = LanguageClient("keystroke-client", "1")
+    if health is not None:
+        client.feature("keystroke/health")(lambda params: health.append(plain(params)))
     window = None
     if progress is not None:
         window = types.WindowClientCapabilities(work_done_progress=True)
@@ -49,7 +55,12 @@ async def language_server(
     try:
         await client.initialize_async(
             types.InitializeParams(
-                capabilities=types.ClientCapabilities(window=window),
+                capabilities=types.ClientCapabilities(
+                    window=window,
+                    text_document=types.TextDocumentClientCapabilities(
+                        inline_completion=types.InlineCompletionClientCapabilities() if ghost_text else None
+                    ),
+                ),
                 root_uri=root.resolve().as_uri(),
                 workspace_folders=[types.WorkspaceFolder(uri=root.resolve().as_uri(), name=root.name)],
             )
@@ -68,6 +79,13 @@ async def language_server(
 async def stats(client: LanguageClient) -> dict[str, Any]:
     """The server's `keystroke/stats` counters."""
     answer = plain(await client.protocol.send_request_async("keystroke/stats", {}))
+    assert isinstance(answer, dict)
+    return answer
+
+
+async def status(client: LanguageClient, uri: str | None = None) -> dict[str, Any]:
+    """The server's `keystroke/status`: the remote lane's health, and whether `uri` is excluded from upload."""
+    answer = plain(await client.protocol.send_request_async("keystroke/status", {"uri": uri} if uri else {}))
     assert isinstance(answer, dict)
     return answer
 

@@ -20,7 +20,7 @@ from keystroke.domain.engines.base import Tokenizer
 from keystroke.domain.privacy.tenants import LOCAL, Tenant
 from keystroke.domain.telemetry.events import Event
 from keystroke.domain.telemetry.store import TelemetryStore
-from keystroke.errors import EngineError, KeystrokeError, RemoteUnavailableError
+from keystroke.errors import EngineError, KeystrokeError, OverloadedError, RemoteCause, RemoteUnavailableError
 from keystroke.services.completion import CompletionService
 from keystroke.services.preparation import PreparedRequest
 from keystroke.services.types import Delta, Finished, FirstAction
@@ -116,7 +116,8 @@ class EmbeddedLane:
         try:
             stream = self.service.stream(prepared, self.tenant)
         except KeystrokeError as exc:  # a request the service refuses (too large, overloaded): local lane
-            raise RemoteUnavailableError(f"the engine refused the request: {exc}") from exc
+            cause: RemoteCause = "overloaded" if isinstance(exc, OverloadedError) else "failed"
+            raise RemoteUnavailableError(f"the engine refused the request: {exc}", cause) from exc
         try:
             async for event in stream:
                 if isinstance(event, FirstAction):

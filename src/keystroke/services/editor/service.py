@@ -52,6 +52,7 @@ from keystroke.errors import RemoteUnavailableError
 from keystroke.services.context import ContextService, typing_thresholds
 from keystroke.services.editor.documents import Document, Documents, Edit
 from keystroke.services.editor.generations import Generations
+from keystroke.services.editor.health import LaneHealth
 from keystroke.services.editor.prefetching import Prefetching
 from keystroke.services.editor.stats import EditorStats, Suggestion
 from keystroke.services.editor.uploads import Uploads
@@ -126,7 +127,8 @@ class EditorService:
         self.documents = Documents(preparation.rules, root, debounce, typing_thresholds(settings.context))
         self.generations = Generations(self.stats)
         window = window_chars(settings.prompt.budget_tokens)  # what of a huge file goes to the model
-        self.uploads = Uploads(remote, preparation, self.settings, tenant, window, self.stats)
+        self.health = LaneHealth()  # whether the remote lane answers (the editor's status)
+        self.uploads = Uploads(remote, preparation, self.settings, tenant, window, self.stats, self.health)
         self.prefetching = Prefetching(self.uploads, self.cache, self.stats, enabled=self.settings.prefetch)
         self.workspace: Workspace | None = None  # the root's, once indexed (`index_workspace`)
 
@@ -168,14 +170,26 @@ class EditorService:
             "jedi_calls": local.jedi_calls,
             "jedi_kept": local.jedi_kept,
             "jedi_late": local.jedi_late,
+            "health": self.health.current.as_json(),
         }
+
+    def status(self, uri: str | None) -> dict[str, object]:
+        """What the editor's status shows (`keystroke/status`): the remote lane's health and, for a document,
+        whether it is excluded from upload (answered by the local lane only)."""
+        document = self.documents.get(uri) if uri is not None else None
+        return {**self.health.current.as_json(), "excluded": None if document is None else document.excluded}
 
     async def connect(self) -> None:
         """Learn the remote lane's model and privacy policy; the policy's exclusions and secret patterns are
         added to this editor's own (they can only add), and open documents are checked again."""
         if self.remote is None:
             return
-        policy = await self.remote.connect()
+        try:
+            policy = await self.remote.connect()
+        except RemoteUnavailableError as exc:
+            self.health.failed(exc)
+            raise
+        self.health.answered()
         log.info("remote lane serves %s", self.remote.model)
         if not policy.exclude and not policy.patterns:
             return
@@ -246,6 +260,7 @@ class EditorService:
         ask = Ask(document, document.session.ticket(position), document.text[:offset], document.text[offset:],
                   invoked, moved)  # fmt: skip
         self.stats.requests += 1
+        self.stats.invoked += invoked
         started, document.waited = self.clock.now(), 0.0
         ask.route = self._route(ask)
         found = None if invoked else self._from_cache(ask)

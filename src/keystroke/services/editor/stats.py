@@ -31,6 +31,7 @@ class EditorStats:
 
     keystrokes: int = 0
     requests: int = 0  # suggestion requests received from the editor
+    invoked: int = 0  # of them, asked explicitly by the user (the rest came as they typed)
     sent: int = 0  # generations started on the remote lane
     cancelled: int = 0  # generations cancelled before they finished
     superseded: int = 0  # requests that ended in their debounce because the user typed on

@@ -2,7 +2,8 @@
 
 `Uploads` cuts the request at the cursor to what the prompt budget can use of the document (`window.py`),
 prepares it (`preparation.py`: redacted, with the workspace's context as deep as the user's pace says; the
-document's exclusion was decided when it opened), and asks the remote lane within the timeout. It also names
+document's exclusion was decided when it opened), and asks the remote lane within the timeout, reporting
+each answer or failure to the lane's health (`health.py`). It also names
 a document's entries in the result cache (tenant, model, tokenizer, file). Not thread-safe: one event loop.
 """
 
@@ -15,6 +16,7 @@ from keystroke.domain.editor.result_cache import Scope
 from keystroke.domain.editor.window import upload_window
 from keystroke.errors import RemoteUnavailableError
 from keystroke.services.editor.documents import Document
+from keystroke.services.editor.health import LaneHealth
 from keystroke.services.editor.stats import EditorStats
 from keystroke.services.preparation import Preparation, PreparedRequest
 from keystroke.services.remote_lane import RemoteAnswer, RemoteLane
@@ -30,6 +32,7 @@ class Uploads:
         tenant: str,
         window: int,
         stats: EditorStats,
+        health: LaneHealth,
     ) -> None:
         self.remote = remote
         self.preparation = preparation  # replaced when the serving side's policy adds rules (`connect`)
@@ -37,6 +40,7 @@ class Uploads:
         self.tenant = tenant
         self.window = window  # characters of a large file that go to the model
         self.stats = stats
+        self.health = health  # every answer or failure of the remote lane is reported there
 
     def request(
         self, document: Document, prefix: str, suffix: str, mode: str, trigger: Trigger, background: bool = False
@@ -73,7 +77,13 @@ class Uploads:
             async with asyncio.timeout(self.settings.timeout_s):
                 answer = await self.remote.complete(prepared)
         except TimeoutError as exc:
-            raise RemoteUnavailableError(f"no answer within {self.settings.timeout_s:g} s") from exc
+            error = RemoteUnavailableError(f"no answer within {self.settings.timeout_s:g} s", "unreachable")
+            self.health.failed(error)
+            raise error from exc
+        except RemoteUnavailableError as exc:
+            self.health.failed(exc)
+            raise
+        self.health.answered()
         if measured and answer.first_action_ms is not None:
             self.stats.serving_ms.append(answer.first_action_ms)
         return answer

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from keystroke.domain.engines.base import Tokenizer
 from keystroke.domain.sse import read_events
 from keystroke.domain.telemetry.events import Event
-from keystroke.errors import RemoteUnavailableError, invalid_request
+from keystroke.errors import RemoteCause, RemoteUnavailableError, invalid_request
 from keystroke.services.preparation import PreparedRequest
 from keystroke.services.remote_lane import RemoteAnswer, RemotePolicy, cached_ratio
 from keystroke.transports.http.wire import (
@@ -74,14 +74,15 @@ class GatewayLane:
             policy = Policy.model_validate_json(response.content)
             return RemotePolicy(tuple(policy.exclude), tuple(policy.patterns))
         except (httpx.HTTPError, ValidationError, IndexError) as exc:
-            raise RemoteUnavailableError(f"gateway {self.url} did not describe itself: {_describe(exc)}") from exc
+            message = f"gateway {self.url} did not describe itself: {_describe(exc)}"
+            raise RemoteUnavailableError(message, _cause(exc)) from exc
 
     async def complete(self, prepared: PreparedRequest) -> RemoteAnswer:
         """Sends the prepared (redacted) request; the answer is revealed here, in its vault."""
         request = prepared.request
         wait = self._retry_at - self._clock()
         if wait > 0:
-            raise RemoteUnavailableError(f"gateway overloaded; asking again in {wait:.1f} s")
+            raise RemoteUnavailableError(f"gateway overloaded; asking again in {wait:.1f} s", "overloaded")
         try:
             body = CompletionBody.of(request).to_json()
         except ValidationError as exc:  # e.g. a session id (a long URI) over the protocol's limit
@@ -93,10 +94,11 @@ class GatewayLane:
                     await response.aread()
                     if response.status_code == 429:
                         self._retry_at = self._clock() + _retry_after_s(response)
-                    raise RemoteUnavailableError(f"gateway answered {response.status_code}: {response.text[:200]}")
+                    message = f"gateway answered {response.status_code}: {response.text[:200]}"
+                    raise RemoteUnavailableError(message, _status_cause(response.status_code))
                 answer = await self._read(_stream_events(response), request.mode == "inline" and not request.background)
         except httpx.HTTPError as exc:
-            raise RemoteUnavailableError(f"gateway {self.url}: {_describe(exc)}") from exc
+            raise RemoteUnavailableError(f"gateway {self.url}: {_describe(exc)}", _cause(exc)) from exc
         return RemoteAnswer(
             prepared.reveal(answer.text), answer.model, answer.first_action_ms, answer.cached_ratio, answer.lane,
             answer.completion_tokens,
@@ -125,9 +127,10 @@ class GatewayLane:
         except ValidationError as exc:
             raise RemoteUnavailableError(f"telemetry events out of the protocol: {exc.error_count()} problems") from exc
         except httpx.HTTPError as exc:
-            raise RemoteUnavailableError(f"gateway {self.url}: {_describe(exc)}") from exc
+            raise RemoteUnavailableError(f"gateway {self.url}: {_describe(exc)}", _cause(exc)) from exc
         if response.status_code != 200:
-            raise RemoteUnavailableError(f"gateway refused telemetry ({response.status_code}): {response.text[:200]}")
+            message = f"gateway refused telemetry ({response.status_code}): {response.text[:200]}"
+            raise RemoteUnavailableError(message, _status_cause(response.status_code))
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -152,6 +155,19 @@ def _retry_after_s(response: httpx.Response) -> float:
         return max(0.0, float(response.headers.get("Retry-After", "1")))
     except ValueError:
         return 1.0
+
+
+def _cause(exc: BaseException) -> RemoteCause:
+    """Why the gateway could not answer, from what went wrong on the way (for the editor's status)."""
+    if isinstance(exc, httpx.HTTPStatusError):
+        return _status_cause(exc.response.status_code)
+    return "unreachable" if isinstance(exc, httpx.TransportError) else "failed"
+
+
+def _status_cause(status: int) -> RemoteCause:
+    if status in (401, 403):
+        return "refused"
+    return "overloaded" if status == 429 else "failed"
 
 
 def _describe(exc: BaseException) -> str:

@@ -2,12 +2,16 @@
 
 - `textDocument/inlineCompletion` (LSP 3.18 ghost text): the editor service's suggestion, replacing what the
   local lane corrects (a typo) and nothing else;
-- `textDocument/completion`: the local lane's items, plus the model's suggestion as the first item when it
-  arrives within `editor.completion_wait_ms` (else the list is marked incomplete, so the editor asks again);
+- `textDocument/completion`: the local lane's items, plus, for an editor without ghost text (one that does
+  not ask for inline completions), the model's suggestion as the first item when it arrives within
+  `editor.completion_wait_ms` (else the list is marked incomplete, so the editor asks again);
 - didOpen/didChange/didSave/didClose keep the editor service's documents (a change supersedes the document's
   pending request and cancels its generation unless the user is typing along with it);
 - `$/cancelRequest` cancels the handler, and with it the generation when nobody else waits for it;
 - `keystroke/stats` answers the editor service's counters (lanes, cache hits, cancellations, stale drops);
+- `keystroke/status` (params `{"uri": ...}`, optional) answers what an editor's status shows: whether the
+  remote lane answers (`state`: ready, unreachable, refused, overloaded or failed; `detail`) and whether the
+  document is excluded from upload; the `keystroke/health` notification tells the editor when `state` changes;
 - the `keystroke.accepted` command (run by the editor when the user accepts) and the document's later edits
   feed the telemetry (`services/feedback.py`), sent to the serving side every few seconds.
 
@@ -41,6 +45,8 @@ from keystroke.transports.lsp.framing import StreamSource, serve
 log = logging.getLogger(__name__)
 
 STATS = "keystroke/stats"
+STATUS = "keystroke/status"
+HEALTH = "keystroke/health"
 TELEMETRY_EVERY_S = 5.0
 ACCEPTED = "keystroke.accepted"
 _KINDS = {
@@ -78,6 +84,7 @@ class KeystrokeServer(LanguageServer):
         )
         self.editor = editor
         self.background: set[asyncio.Task[Any]] = set()
+        editor.health.listener = lambda health: self.protocol.notify(HEALTH, health.as_json())
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         """An unexpected error in a handler: logged by its type only (its message may quote the document), and
@@ -163,7 +170,9 @@ def build_server(editor: EditorService) -> KeystrokeServer:
             return None
         local = await ls.editor.local_items(uri, (line, column))
         invoked = params.context is None or params.context.trigger_kind == types.CompletionTriggerKind.Invoked
-        model, incomplete = await _model_item(ls, uri, (line, column), offset, invoked)
+        model, incomplete = None, False
+        if not _shows_ghost_text(ls):  # else the model's answer is the ghost text, not a list item as well
+            model, incomplete = await _model_item(ls, uri, (line, column), offset, invoked)
         word = _word_before(document.lines[line] if line < len(document.lines) else "", column)
         start = _client_position(document, line, column - len(word))
         edit_range = types.Range(start=start, end=params.position)
@@ -175,6 +184,11 @@ def build_server(editor: EditorService) -> KeystrokeServer:
     @server.feature(STATS)
     def stats(ls: KeystrokeServer, _params: Any) -> dict[str, object]:
         return ls.editor.report()
+
+    @server.feature(STATUS)
+    def status(ls: KeystrokeServer, params: Any) -> dict[str, object]:
+        uri = getattr(params, "uri", None) if params is not None else None
+        return ls.editor.status(uri if isinstance(uri, str) else None)
 
     @server.command(ACCEPTED)
     def accepted(ls: KeystrokeServer, *arguments: Any) -> None:
@@ -324,6 +338,13 @@ def _local_item(
         filter_text=new_text,
         text_edit=types.TextEdit(range=edit_range, new_text=new_text),
     )
+
+
+def _shows_ghost_text(ls: KeystrokeServer) -> bool:
+    """Whether the editor asks for inline completions (ghost text). VS Code, for one, hides ghost text while
+    its completion list is open, so a model item there would keep the list open and the ghost text hidden."""
+    text_document = ls.client_capabilities.text_document
+    return text_document is not None and text_document.inline_completion is not None
 
 
 def _model_completion(found: Suggestion, word: str, edit_range: types.Range, uri: str) -> types.CompletionItem:
