@@ -14,12 +14,9 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 
+from tests.browser.vscode import CHROMIUM, DRIVER, chromium
 from tests.conftest import REPO, Gateway, start_gateway, stop_gateway
-
-CHROMIUM = Path("/usr/bin/chromium")
-DRIVER = Path("/usr/bin/chromedriver")
 
 
 @pytest.fixture(scope="session")
@@ -33,17 +30,7 @@ def artifacts() -> Path:
 def browser() -> Iterator[webdriver.Chrome]:
     if not CHROMIUM.exists() or not DRIVER.exists():
         pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--window-size=1400,900",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(DRIVER)))
+    driver = chromium()
     yield driver
     driver.quit()
 

@@ -23,7 +23,6 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from selenium import webdriver
@@ -43,8 +42,10 @@ from tests.browser.vscode import (
     missing,
     notifications,
     open_file,
+    panel_text,
     run_command,
     save,
+    server_stats,
     status_text,
     wait_for_status,
     wait_until_running,
@@ -74,23 +75,6 @@ def vscode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vscode]:
     files = {"calc.py": HEADER, "private_notes.py": "TOKEN = 1\n"}
     with code_server(tmp_path_factory.mktemp("vscode"), files, settings, ENV, Path(sys.prefix)) as started:
         yield started
-
-
-def output_log(vscode: Vscode) -> str:
-    """What the extension wrote to its output channel ("keystroke"), as VS Code logged it to disk."""
-    return "".join(path.read_text() for path in sorted(vscode.user.glob("logs/**/output_logging_*/*keystroke.log")))
-
-
-def server_stats(browser: webdriver.Chrome, vscode: Vscode) -> dict[str, Any]:
-    """The server's `keystroke/stats`, through the extension's "Show server stats" command and its log."""
-    before = output_log(vscode).count('"keystrokes"')
-    run_command(browser, "keystroke: Show the Server's Stats")
-    WebDriverWait(browser, 30).until(lambda _: output_log(vscode).count('"keystrokes"') > before)
-    log = output_log(vscode)
-    start = log.rindex("{\n", 0, log.rindex('"keystrokes"'))
-    found, _ = json.JSONDecoder().raw_decode(log[start:])
-    assert isinstance(found, dict)
-    return found
 
 
 def test_ghost_text_is_accepted_with_tab_saved_and_counted(
@@ -133,6 +117,26 @@ def test_typing_past_a_suggestion_removes_it(browser: webdriver.Chrome, vscode: 
     other = "#" if not suggestion.startswith("#") else "@"
     keys(browser, other)
     WebDriverWait(browser, 10).until(lambda b: not ghost_text(b).strip().startswith(suggestion))
+
+
+def test_ctrl_right_accepts_the_next_word_of_a_suggestion(browser: webdriver.Chrome, vscode: Vscode) -> None:
+    open_file(browser, vscode, "calc.py")
+    wait_until_running(browser)
+    chord(browser, Keys.CONTROL, "a")
+    keys(browser, "def sub(x, y):", Keys.ENTER, "return x ")
+    WebDriverWait(browser, WAIT_S).until(lambda b: ghost_text(b).strip())
+    typed = (vscode.workspace / "calc.py").read_text()  # unsaved yet: compare after saving
+    suggestion = ghost_text(browser)
+    chord(browser, Keys.CONTROL, Keys.ARROW_RIGHT)  # VS Code's own "accept next word"
+    save(browser)
+    calc = vscode.workspace / "calc.py"
+    WebDriverWait(browser, 30).until(lambda _: calc.read_text() != typed)
+    expected = "def sub(x, y):\n    return x "
+    assert calc.read_text().startswith(expected)
+    taken = calc.read_text()[len(expected) :]
+    assert taken
+    assert suggestion.startswith(taken)  # a part of the suggestion, as shown
+    assert len(taken) <= len(suggestion)
 
 
 def test_an_excluded_file_says_so_and_the_next_file_does_not(
@@ -185,6 +189,8 @@ def test_gateway_down_is_a_status_and_typing_goes_on(
         browser.save_screenshot(str(artifacts / "vscode-gateway-down.png"))
         assert "gateway unreachable · local lane only" in status_text(browser)
         assert not notifications(browser)
+        run_command(browser, "keystroke: Show the Log")  # the server's log, in VS Code's output panel
+        WebDriverWait(browser, 30).until(lambda b: "remote lane unavailable" in panel_text(b))
 
 
 def test_a_wrong_api_key_is_a_status_and_the_right_one_brings_suggestions(

@@ -25,12 +25,15 @@ from selenium.common.exceptions import (
     ElementNotInteractableException,
     StaleElementReferenceException,
 )
+from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+DRIVER = Path("/usr/bin/chromedriver")
 VSIX = REPO / "editors" / "vscode" / "keystroke.vsix"
 CODE_SERVER = Path(
     os.environ.get("KEYSTROKE_CODE_SERVER")
@@ -96,6 +99,16 @@ def code_server(
     finally:
         server.terminate()
         server.wait(30)
+
+
+def chromium() -> webdriver.Chrome:
+    """Debian's chromium, headless, driven through chromium-driver."""
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        options.add_argument(flag)
+    options.add_argument("--window-size=1400,900")
+    return webdriver.Chrome(options=options, service=Service(executable_path=str(DRIVER)))
 
 
 def free_port() -> int:
@@ -206,5 +219,71 @@ def run_command(browser: webdriver.Chrome, title: str, *answers: str) -> None:
         keys(browser, answer, Keys.ENTER, pace_s=0.3)
 
 
+def output_log(vscode: Vscode) -> str:
+    """What the extension wrote to its output channel ("keystroke"), as VS Code logged it to disk."""
+    return "".join(path.read_text() for path in sorted(vscode.user.glob("logs/**/output_logging_*/*keystroke.log")))
+
+
+def server_stats(browser: webdriver.Chrome, vscode: Vscode) -> dict[str, Any]:
+    """The server's `keystroke/stats`, through the extension's "Show server stats" command and its log."""
+    before = output_log(vscode).count('"keystrokes"')
+    run_command(browser, "keystroke: Show the Server's Stats")
+    WebDriverWait(browser, 30).until(lambda _: output_log(vscode).count('"keystrokes"') > before)
+    log = output_log(vscode)
+    start = log.rindex("{\n", 0, log.rindex('"keystrokes"'))
+    found, _ = json.JSONDecoder().raw_decode(log[start:])
+    assert isinstance(found, dict)
+    return found
+
+
+def panel_text(browser: webdriver.Chrome) -> str:
+    """The text shown in VS Code's panel (the output view, when it is open)."""
+    try:
+        return "\n".join(str(e.text) for e in browser.find_elements(By.CSS_SELECTOR, ".panel .view-lines"))
+    except StaleElementReferenceException:
+        return ""
+
+
 def save(browser: webdriver.Chrome) -> None:
     chord(browser, Keys.CONTROL, "s")
+
+
+# -- keystroke-to-ghost-text, measured in the page ---------------------------------------------------------
+
+# Records, in the page's own clock, every key pressed (a capturing keydown listener, before VS Code sees it)
+# and every moment ghost text appears where there was none (a MutationObserver: the DOM change, before paint).
+RECORDER = """
+const ghost = arguments[0];
+window.__keystroke = {keys: [], ghosts: []};
+document.addEventListener("keydown", () => window.__keystroke.keys.push(performance.now()), true);
+let shown = false;
+new MutationObserver(() => {
+  const text = Array.from(document.querySelectorAll(ghost), (element) => element.textContent).join("");
+  const now = text.trim().length > 0;
+  if (now && !shown) window.__keystroke.ghosts.push(performance.now());
+  shown = now;
+}).observe(document.body, {subtree: true, childList: true, characterData: true});
+"""
+
+
+def record_ghosts(browser: webdriver.Chrome) -> None:
+    browser.execute_script(RECORDER, GHOST)
+
+
+def recorded(browser: webdriver.Chrome) -> tuple[list[float], list[float]]:
+    """(key presses, ghost text appearances), in ms of the page's clock."""
+    found = browser.execute_script("return window.__keystroke")
+    return [float(t) for t in found["keys"]], [float(t) for t in found["ghosts"]]
+
+
+def ghost_latencies(keys: list[float], ghosts: list[float]) -> list[float]:
+    """For each key press that ghost text followed, the ms from it to the first appearance after it (appearances
+    before any key, or again after the same key, are not the user's keystroke's doing and are left out)."""
+    latencies, k, timed = [], 0, 0
+    for at in sorted(ghosts):
+        while k < len(keys) and keys[k] <= at:
+            k += 1
+        if k > timed:
+            latencies.append(at - keys[k - 1])
+            timed = k
+    return latencies

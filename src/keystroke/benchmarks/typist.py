@@ -45,6 +45,18 @@ class Action:
     cursor: int  # offset of the cursor after it
 
 
+def key_interval_s(rng: random.Random) -> float:
+    """A human interval between two keys: lognormal around 160 ms, clipped to 80-400 ms."""
+    return min(MAX_INTERVAL_S, max(MIN_INTERVAL_S, rng.lognormvariate(-1.83, 0.35)))
+
+
+def human_delay_s(rng: random.Random, line_end: bool) -> float:
+    """The wait before the next key: now and then (15%) a pause to think (0.6-2 s) at the end of a line."""
+    if line_end and rng.random() < 0.15:
+        return rng.uniform(0.6, 2.0)
+    return key_interval_s(rng)
+
+
 def find_tasks(root: Path, count: int, seed: int = 0, min_lines: int = 4, max_lines: int = 25) -> list[Task]:
     """Up to `count` function bodies of `min_lines`..`max_lines` lines from the Python files under `root`."""
     candidates: list[Task] = []
@@ -144,12 +156,10 @@ class Typist:
         return Action("type", delay, self.text, self.cursor)
 
     def _pause_or_interval(self) -> float:
-        if self.upcoming.startswith("\n") and self.rng.random() < 0.15:
-            return self.rng.uniform(0.6, 2.0)  # thinking at the end of a line
-        return self._interval()
+        return human_delay_s(self.rng, self.upcoming.startswith("\n"))
 
     def _interval(self) -> float:
-        return min(MAX_INTERVAL_S, max(MIN_INTERVAL_S, self.rng.lognormvariate(-1.83, 0.35)))
+        return key_interval_s(self.rng)
 
     def _insert(self, chunk: str) -> None:
         self.text = self.text[: self.cursor] + chunk + self.text[self.cursor :]
