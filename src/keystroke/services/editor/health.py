@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from keystroke.errors import RemoteCause, RemoteUnavailableError
 
 
 @dataclass(frozen=True)
 class Health:
-    state: RemoteCause | str  # "ready", or why the remote lane does not answer (the local lane does meanwhile)
+    state: Literal["ready"] | RemoteCause  # "ready", or why the remote lane does not answer (the local lane does)
     detail: str = ""  # what went wrong, as the lane said it (never code: errors carry status and reason only)
 
     def as_json(self) -> dict[str, str]:
