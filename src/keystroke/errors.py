@@ -162,8 +162,9 @@ RemoteCause = Literal["unreachable", "refused", "overloaded", "failed"]
 class RemoteUnavailableError(KeystrokeError):
     """The gateway the language server asks could not answer: down, refused, timed out, or unreadable.
 
-    `cause` says which, for the editor's status: `unreachable` (no connection), `refused` (the API key was
-    not accepted: 401/403), `overloaded` (429, or the engine's queue is full) or `failed` (anything else)."""
+    `cause` says which, for the editor's status: `unreachable` (no connection, or no answer in time),
+    `refused` (the API key was not accepted: 401/403), `overloaded` (429, or the engine's queue is full) or
+    `failed` (anything else)."""
 
     def __init__(self, message: str, cause: RemoteCause = "failed") -> None:
         super().__init__(message)

@@ -106,3 +106,12 @@ def test_7_an_internal_error_answer_carries_no_traceback_and_no_message_text() -
     (answer,) = sent
     assert answer.error.data is None
     assert answer.error.message == "internal error in keystroke (KeyError); see its log"
+
+
+def test_7_status_with_odd_params_is_answered_and_the_server_goes_on(peer: RawPeer) -> None:
+    for n, params in enumerate(({"uri": 5}, [1, 2], None, {"uri": "file:///nowhere.py"}, {"uri": URI})):
+        answer = peer.request(10 + n, "keystroke/status", params)
+        assert "result" in answer, answer  # odd params are read as "no document"
+    assert answer["result"]["excluded"] is False  # the open document, asked properly
+    assert answer["result"]["state"] in ("ready", "unreachable")
+    assert "result" in peer.request(20, "textDocument/inlineCompletion", inline(1, 5))

@@ -89,7 +89,9 @@ POSITIONS = st.fixed_dictionaries({"line": st.integers(-5, 5), "character": st.i
 PARAMS = JSON_VALUES | st.fixed_dictionaries(
     {"textDocument": st.fixed_dictionaries({"uri": st.text(max_size=20)}), "position": POSITIONS}
 )
-METHODS = st.sampled_from(["textDocument/inlineCompletion", "textDocument/completion", "keystroke/stats", "no/such"])
+METHODS = st.sampled_from(
+    ["textDocument/inlineCompletion", "textDocument/completion", "keystroke/stats", "keystroke/status", "no/such"]
+)
 
 
 @given(st.integers(1, 10**6), METHODS, PARAMS)

@@ -3,8 +3,8 @@
 `Uploads` cuts the request at the cursor to what the prompt budget can use of the document (`window.py`),
 prepares it (`preparation.py`: redacted, with the workspace's context as deep as the user's pace says; the
 document's exclusion was decided when it opened), and asks the remote lane within the timeout, reporting
-each answer or failure to the lane's health (`health.py`). It also names
-a document's entries in the result cache (tenant, model, tokenizer, file). Not thread-safe: one event loop.
+each answer or failure to the lane's health (`health.py`). It also names a document's entries in the result
+cache (tenant, model, tokenizer, file). Not thread-safe: one event loop.
 """
 
 from __future__ import annotations
