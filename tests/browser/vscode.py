@@ -221,7 +221,7 @@ def run_command(browser: webdriver.Chrome, title: str, *answers: str) -> None:
 
 def output_log(vscode: Vscode) -> str:
     """What the extension wrote to its output channel ("keystroke"), as VS Code logged it to disk."""
-    return "".join(path.read_text() for path in sorted(vscode.user.glob("logs/**/output_logging_*/*keystroke.log")))
+    return "".join(path.read_text() for path in sorted(vscode.user.glob("logs/**/keystroke.keystroke/keystroke.log")))
 
 
 def server_stats(browser: webdriver.Chrome, vscode: Vscode) -> dict[str, Any]:

@@ -27,12 +27,12 @@ interface ServerStatus {
 
 let client: LanguageClient | undefined;
 let status: StatusBar;
-let output: vscode.OutputChannel;
+let output: vscode.LogOutputChannel;
 let told = false; // "not installed" is said once per session, not per keystroke
 let toldRefused = false; // so is "the API key was refused"
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
-  output = vscode.window.createOutputChannel("keystroke");
+  output = vscode.window.createOutputChannel("keystroke", { log: true });
   status = new StatusBar();
   context.subscriptions.push(
     output,
@@ -88,7 +88,7 @@ async function start(context: vscode.ExtensionContext): Promise<void> {
     middleware: {
       provideInlineCompletionItems: async (document, position, context, token, next) => {
         const started = Date.now();
-        const result = await next(document, position, asProtocolContext(context), token);
+        const result = await next(document, position, context, token);
         const items = Array.isArray(result) ? result : result?.items ?? [];
         const facts = items[0]?.command?.arguments?.[0] as { lane?: string } | undefined;
         if (facts?.lane) status.suggestion(facts.lane, Date.now() - started);
@@ -97,7 +97,6 @@ async function start(context: vscode.ExtensionContext): Promise<void> {
     },
   };
   client = new LanguageClient("keystroke", "keystroke", serverOptions, clientOptions);
-  client.registerProposedFeatures(); // inline completion (LSP 3.18) is a proposed feature in this client
   client.onDidChangeState((event) => {
     if (event.newState === ClientState.Stopped && status.lifecycle !== "off") status.set("failed", "see the log");
   });
@@ -114,26 +113,6 @@ async function start(context: vscode.ExtensionContext): Promise<void> {
   }
   status.set("running", `${launch.mode}; ${executable}`);
   await followActiveEditor();
-}
-
-/**
- * vscode-languageclient 9.0.1 sends VS Code's inline completion context to the server as it is: VS Code's
- * trigger kinds (Invoke 0, Automatic 1) where LSP has its own (Invoked 1, Automatic 2), so every suggestion
- * asked while typing would reach the server as asked explicitly, and an explicit one would be refused; and the
- * completion list's selected item with VS Code's range (serialized as [start, end]). This hands it over in
- * LSP's terms (the client passes the object through unchanged; the version is pinned in package-lock.json).
- */
-function asProtocolContext(context: vscode.InlineCompletionContext): vscode.InlineCompletionContext {
-  const selected = context.selectedCompletionInfo;
-  const point = (at: vscode.Position) => ({ line: at.line, character: at.character });
-  const lsp = {
-    triggerKind: context.triggerKind === vscode.InlineCompletionTriggerKind.Invoke ? 1 : 2,
-    selectedCompletionInfo: selected && {
-      range: { start: point(selected.range.start), end: point(selected.range.end) },
-      text: selected.text,
-    },
-  };
-  return lsp as unknown as vscode.InlineCompletionContext;
 }
 
 /** The server's health changed: the status bar follows; a refused key is said once, with the way to fix it. */
