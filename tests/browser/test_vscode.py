@@ -42,6 +42,7 @@ from tests.browser.vscode import (
     missing,
     notifications,
     open_file,
+    output_log,
     panel_text,
     run_command,
     save,
@@ -191,6 +192,9 @@ def test_gateway_down_is_a_status_and_typing_goes_on(
         assert not notifications(browser)
         run_command(browser, "keystroke: Show the Log")  # the server's log, in VS Code's output panel
         WebDriverWait(browser, 30).until(lambda b: "remote lane unavailable" in panel_text(b))
+        # logged at the level the server gave it, not every server line as an error
+        assert "[warning] remote lane unavailable" in output_log(vscode)
+        assert "[error] keystroke lsp" not in output_log(vscode)
 
 
 def test_a_wrong_api_key_is_a_status_and_the_right_one_brings_suggestions(

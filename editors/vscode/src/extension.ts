@@ -12,6 +12,7 @@ import {
   State as ClientState,
 } from "vscode-languageclient/node";
 import { INSTALL_HINT, findExecutable } from "./executable";
+import { pipeServerLog } from "./log";
 import { serverLaunch } from "./settings";
 import { StatusBar } from "./status";
 
@@ -80,6 +81,7 @@ async function start(context: vscode.ExtensionContext): Promise<void> {
     documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
     outputChannel: output,
     revealOutputChannelOn: RevealOutputChannelOn.Never, // the status bar says what is wrong; no pop-ups
+    stdioOptions: { stdout: pipeServerLog, stderr: pipeServerLog }, // stdout: only off a stdio transport
     initializationFailedHandler: (error) => {
       output.appendLine(`keystroke lsp did not start: ${error}`);
       status.set("failed", String(error));
