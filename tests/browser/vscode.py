@@ -42,6 +42,7 @@ CODE_SERVER = Path(
 WAIT_S = 120
 GHOST = ".ghost-text-decoration, .ghost-text-decoration-preview, .ghost-text"
 STATUS = "[id='keystroke.keystroke.status'], [id*='keystroke.status']"
+EDITOR = ".editor-group-container.active .monaco-editor .view-lines"
 NOTIFICATIONS = ".notifications-center .notification-list-item"
 BASE_SETTINGS = {
     "workbench.startupEditor": "none",
@@ -57,6 +58,7 @@ class Vscode:
     url: str
     workspace: Path
     user: Path  # the user-data folder: settings, logs
+    pid: int  # code-server's process: the extension host and the language servers it starts are below it
 
 
 def missing() -> str | None:
@@ -95,7 +97,7 @@ def code_server(
     )  # fmt: skip
     try:
         wait_for_port(port)
-        yield Vscode(f"http://127.0.0.1:{port}/?folder={workspace}", workspace, user)
+        yield Vscode(f"http://127.0.0.1:{port}/?folder={workspace}", workspace, user, server.pid)
     finally:
         server.terminate()
         server.wait(30)
@@ -171,9 +173,12 @@ def open_file(browser: webdriver.Chrome, vscode: Vscode, name: str, load: bool =
     """Open `name` from the explorer and put the cursor at its end (`load`: load the workbench first)."""
     if load:
         browser.get(vscode.url)
-    # a click while the workbench is still laying out can be lost: click until the file's tab is active
-    WebDriverWait(browser, WAIT_S, poll_frequency=1.0).until(lambda b: _active_tab(b) == name or _click_row(b, name))
-    browser.find_element(By.CSS_SELECTOR, ".editor-group-container.active .monaco-editor .view-lines").click()
+    # a click while the workbench is still laying out can be lost: click until the file's tab is active; a tab
+    # restored from the last session is active before its editor is drawn, so wait for the editor too
+    WebDriverWait(browser, WAIT_S, poll_frequency=1.0).until(
+        lambda b: (_active_tab(b) == name and b.find_elements(By.CSS_SELECTOR, EDITOR)) or _click_row(b, name)
+    )
+    browser.find_element(By.CSS_SELECTOR, EDITOR).click()
     chord(browser, Keys.CONTROL, Keys.END)
 
 
@@ -217,6 +222,31 @@ def run_command(browser: webdriver.Chrome, title: str, *answers: str) -> None:
     keys(browser, Keys.ENTER, pace_s=0.5)
     for answer in answers:
         keys(browser, answer, Keys.ENTER, pace_s=0.3)
+
+
+def language_servers(vscode: Vscode) -> list[int]:
+    """The `keystroke lsp` processes this VS Code started (found in /proc, below code-server's process)."""
+    parents: dict[int, int] = {}
+    servers: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            if b"lsp" in argv and any(Path(arg.decode(errors="replace")).name == "keystroke" for arg in argv):
+                servers.append(int(entry.name))
+
+    def below(pid: int) -> bool:
+        seen: set[int] = set()
+        while pid in parents and pid not in seen:
+            seen.add(pid)
+            pid = parents[pid]
+            if pid == vscode.pid:
+                return True
+        return False
+
+    return [pid for pid in servers if below(pid)]
 
 
 def output_log(vscode: Vscode) -> str:

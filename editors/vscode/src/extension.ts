@@ -38,7 +38,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   context.subscriptions.push(
     output,
     status,
-    vscode.commands.registerCommand("keystroke.toggle", () => toggle(context)),
+    vscode.commands.registerCommand("keystroke.toggle", toggle),
     vscode.commands.registerCommand("keystroke.askNow", () =>
       vscode.commands.executeCommand("editor.action.inlineSuggest.trigger"),
     ),
@@ -50,8 +50,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     }),
     vscode.window.onDidChangeActiveTextEditor(() => void followActiveEditor()),
   );
-  if (vscode.workspace.getConfiguration("keystroke").get<boolean>("enable", true)) await start(context);
-  else status.set("off");
+  await restart(context); // the first start, in line with any restart a settings change asks for meanwhile
 }
 
 export async function deactivate(): Promise<void> {
@@ -149,16 +148,30 @@ async function stop(): Promise<void> {
   if (running) await running.stop().catch(() => undefined);
 }
 
-async function restart(context: vscode.ExtensionContext): Promise<void> {
-  await stop();
-  if (vscode.workspace.getConfiguration("keystroke").get<boolean>("enable", true)) await start(context);
-  else status.set("off");
+let restarting: Promise<void> = Promise.resolve();
+
+/** Stop the server and start it as the settings now say. Restarts run one after another, never side by side:
+ * two overlapping ones (a settings change and a key change at once) would each start a server. */
+function restart(context: vscode.ExtensionContext): Promise<void> {
+  restarting = restarting
+    .then(async () => {
+      await stop();
+      if (vscode.workspace.getConfiguration("keystroke").get<boolean>("enable", true)) await start(context);
+      else status.set("off");
+    })
+    .catch((error) => {
+      output.appendLine(`keystroke lsp did not restart: ${error}`); // the next restart still runs
+      status.set("failed", String(error));
+    });
+  return restarting;
 }
 
-async function toggle(context: vscode.ExtensionContext): Promise<void> {
+/** Flip `keystroke.enable` where it is set (the workspace's settings, or the user's); the change restarts. */
+async function toggle(): Promise<void> {
   const config = vscode.workspace.getConfiguration("keystroke");
-  await config.update("enable", !config.get<boolean>("enable", true), vscode.ConfigurationTarget.Global);
-  await restart(context);
+  const inWorkspace = config.inspect<boolean>("enable")?.workspaceValue !== undefined;
+  const target = inWorkspace ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
+  await config.update("enable", !config.get<boolean>("enable", true), target);
 }
 
 async function showStats(): Promise<void> {
