@@ -233,9 +233,8 @@ def test_a_wrong_api_key_is_a_status_and_the_right_one_brings_suggestions(
             run_command(browser, "keystroke: Set the Gateway's API Key", gateway.keys["t0"])
             wait_until_running(browser)
             chord(browser, Keys.CONTROL, "a")
-            # a header the test model completes without doubt (a held regression case): the suggestion shown
-            # is the gateway's, not a near-tie that a machine's arithmetic decides; "return " ends in a space,
-            # which closes VS Code's completion list
+            # the header of a regression case held on the test model (`return_sum`), which has held on every
+            # machine so far; "return " ends in a space, which closes VS Code's completion list
             keys(browser, "def add(a, b):", Keys.ENTER, "return ")
             try:
                 WebDriverWait(browser, WAIT_S).until(lambda b: ghost_text(b).strip() and " ms" in status_text(b))

@@ -14,8 +14,9 @@ is the code around it. An optional first line, in the file's own comment syntax,
   default), `exact` (equal, surrounding whitespace aside) or `contains`;
 - `models`: the catalog models the case is known to pass on (a regression on them is a failure); others
   are measured but not held to it. Hold a case on the tiny test model (smollm2-135m) only where its answer
-  is clear: at a near-tie its greedy choice differs from machine to machine (llama.cpp is built for each
-  machine's CPU), as `main_guard` and `sort_by_length` showed; the code models hold those.
+  is firm: its greedy choice can differ from machine to machine (llama.cpp is built for each machine's CPU),
+  as `main_guard` and `sort_by_length` showed (passing on one machine, failing on another); the code models
+  hold those.
 
 Files live in `cases/` next to this module, one folder per language, named `NAME.EXT.case` (the `.case` keeps
 tools from reading them as code); the language is the one `EXT` says.
